@@ -1,0 +1,74 @@
+"""Validation helpers for keyword-only configuration."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection
+from typing import TypeVar
+
+from radiogenomics.errors import ConfigurationError
+
+T = TypeVar("T", bound=str)
+
+
+def check_choice(name: str, value: str, choices: Collection[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise a did-you-mean error.
+
+    Args:
+        name: The option's name, as the user spells it.
+        value: The value received.
+        choices: The valid values.
+
+    Raises:
+        ConfigurationError: ``value`` is not one of ``choices``.
+    """
+    if value in choices:
+        return value
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    valid = ", ".join(repr(c) for c in sorted(choices))
+    raise ConfigurationError(
+        f"{name}={value!r} is not a valid option; expected one of {valid}.{hint}"
+    )
+
+
+def check_range(
+    name: str,
+    value: float,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Return ``value`` if it lies in the given interval, else raise a clear error.
+
+    Raises:
+        ConfigurationError: ``value`` is outside the interval or not a number.
+    """
+    if not isinstance(value, (int, float)) or value != value:  # NaN check
+        raise ConfigurationError(f"{name}={value!r} must be a number.")
+    bad_low = low is not None and (value < low if low_inclusive else value <= low)
+    bad_high = high is not None and (value > high if high_inclusive else value >= high)
+    if bad_low or bad_high:
+        lo = "-inf" if low is None else f"{low}"
+        hi = "inf" if high is None else f"{high}"
+        interval = f"{'[' if low_inclusive else '('}{lo}, {hi}{']' if high_inclusive else ')'}"
+        raise ConfigurationError(
+            f"{name}={value!r} is out of range; expected a value in {interval}."
+        )
+    return value
+
+
+def short_repr(obj: object, **params: tuple[object, object]) -> str:
+    """A ``repr`` that shows only the parameters that differ from their defaults.
+
+    Args:
+        obj: The object whose class name leads the repr.
+        **params: ``name=(value, default)`` pairs.
+    """
+    shown = []
+    for key, (value, default) in params.items():
+        if value != default:
+            shown.append(f"{key}={value!r}")
+    return f"{type(obj).__name__}({', '.join(shown)})"

@@ -1,0 +1,247 @@
+"""The ``radiogenomics`` command line.
+
+Commands:
+
+* ``prepare-segmentation``: BraTS Task 1 folder -> prepared stage 1 slices.
+* ``dicom-to-nifti``: one DICOM series -> ``.nii.gz`` with the series' geometry.
+* ``presets``: print a named preset's settings.
+* ``demo``: the foundation demo on a synthetic cohort (and on a real case if given).
+
+Every command exits 0 on success, 1 when some case failed (the others are still
+done), 2 on a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from radiogenomics.errors import ConfigurationError, RadiogenomicsError
+
+__all__ = ["build_parser", "main"]
+
+
+def _add_prepare_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from radiogenomics.io.nifti import MODALITIES
+    from radiogenomics.records import PLANES
+
+    p = sub.add_parser(
+        "prepare-segmentation",
+        help="BraTS Task 1 NIfTI cases -> prepared stage 1 training slices",
+        description=(
+            "Slice every modality along every plane, sample distinct slices, keep those "
+            "with enough tumor, and store them losslessly with WT/ET masks and a manifest. "
+            "Defaults follow the writeup; --preset released-code reproduces the released code. "
+            "Resumable: rerun the same command after an interruption."
+        ),
+    )
+    p.add_argument(
+        "--task1-dir",
+        "--data",
+        dest="task1_dir",
+        required=True,
+        type=Path,
+        help="folder of BraTS cases (2018-2021 or 2023 naming), or one case folder",
+    )
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--preset",
+        default="writeup",
+        choices=("writeup", "released-code"),
+        help="settings to start from (default: writeup)",
+    )
+    p.add_argument("--modalities", nargs="+", choices=MODALITIES, help="modalities to slice")
+    p.add_argument("--planes", nargs="+", choices=PLANES, help="planes to slice")
+    p.add_argument(
+        "--orientation", choices=("native", "radiological"), help="in-plane layout of the slices"
+    )
+    p.add_argument(
+        "--intensity", choices=("minmax", "percentile"), help="per-volume normalisation to uint8"
+    )
+    p.add_argument("--size", type=int, help="slice size after resizing; 0 keeps native size")
+    p.add_argument(
+        "--blank-min-fraction",
+        type=float,
+        help="drop slices whose non-zero fraction is not above this",
+    )
+    p.add_argument("--min-ratio", type=float, help="keep slices with tumor ratio strictly above")
+    p.add_argument("--reference", choices=("brain", "slice"), help="tumor ratio denominator")
+    p.add_argument("--area", choices=("pixels", "largest_contour"), help="how areas are measured")
+    p.add_argument("--max-contours", type=int, help="drop slices with more tumor regions")
+    p.add_argument("--sampler", choices=("similarity", "stride"), help="distinct-slice rule")
+    p.add_argument("--max-similarity", type=float, help="similarity sampler threshold")
+    p.add_argument("--stride-fraction", type=float, help="stride sampler: T = max(round(f n), 1)")
+    p.add_argument("--order", choices=("sample-then-filter", "filter-then-sample"))
+    guard = p.add_mutually_exclusive_group()
+    guard.add_argument(
+        "--task2-labels",
+        type=Path,
+        help="train_labels.csv: leave out Task 1 cases of these Task 2 patients",
+    )
+    guard.add_argument(
+        "--task2-dir", type=Path, help="Task 2 folder: leave out Task 1 cases of its patients"
+    )
+    p.add_argument("--workers", type=int, default=1, help="cases prepared in parallel")
+    p.add_argument("--overwrite", action="store_true", help="delete --out first")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(handler=_run_prepare_segmentation)
+
+
+def _segmentation_config(args: argparse.Namespace) -> object:
+    from radiogenomics.presets import segmentation_preset
+
+    changes: dict[str, object] = {}
+    for name in (
+        "orientation",
+        "intensity",
+        "blank_min_fraction",
+        "min_ratio",
+        "reference",
+        "area",
+        "max_contours",
+        "sampler",
+        "max_similarity",
+        "order",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = value
+    if args.modalities:
+        changes["modalities"] = tuple(args.modalities)
+    if args.planes:
+        changes["planes"] = tuple(args.planes)
+    if args.size is not None:
+        changes["size"] = None if args.size == 0 else args.size
+    if args.stride_fraction is not None:
+        changes["stride_fraction"] = args.stride_fraction
+    return segmentation_preset(args.preset, **changes)
+
+
+def _run_prepare_segmentation(args: argparse.Namespace) -> int:
+    from radiogenomics.data.prepare_segmentation import (
+        SegmentationPrepConfig,
+        prepare_segmentation,
+    )
+    from radiogenomics.io.labels import task2_patient_ids
+    from radiogenomics.io.nifti import find_brats_cases
+
+    config = _segmentation_config(args)
+    assert isinstance(config, SegmentationPrepConfig)
+    cases = find_brats_cases(args.task1_dir)
+    guard = args.task2_labels or args.task2_dir
+    exclude = task2_patient_ids(guard) if guard is not None else None
+    print(f"found {len(cases)} cases under {args.task1_dir}", file=sys.stderr)
+    report = prepare_segmentation(
+        cases,
+        args.out,
+        config=config,
+        workers=args.workers,
+        exclude_ids=exclude,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _add_dicom_to_nifti(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "dicom-to-nifti",
+        help="convert one DICOM series folder to .nii.gz",
+        description=(
+            "Order slices geometrically, apply rescale and MONOCHROME1, and write a NIfTI "
+            "volume whose voxels and affine agree with the DICOM geometry."
+        ),
+    )
+    p.add_argument("series_dir", type=Path, help="folder of one series' .dcm files")
+    p.add_argument("out", type=Path, help="output .nii.gz path")
+    p.set_defaults(handler=_run_dicom_to_nifti)
+
+
+def _run_dicom_to_nifti(args: argparse.Namespace) -> int:
+    from radiogenomics.io.dicom import read_dicom_series, series_to_nifti
+
+    path = series_to_nifti(args.series_dir, args.out)
+    series = read_dicom_series(args.series_dir)
+    print(
+        f"wrote {path}: {series.pixels.shape[0]} slices, {series.plane} plane, "
+        f"spacing {tuple(round(s, 3) for s in series.spacing)} mm"
+    )
+    return 0
+
+
+def _add_presets(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("presets", help="print the settings of a named preset")
+    p.add_argument("name", nargs="?", choices=("writeup", "released-code"), default=None)
+    p.set_defaults(handler=_run_presets)
+
+
+def _run_presets(args: argparse.Namespace) -> int:
+    from radiogenomics.presets import PRESETS, segmentation_preset
+
+    for name in [args.name] if args.name else list(PRESETS):
+        print(f"# {name}: stage 1 preparation")
+        print(segmentation_preset(name).to_json())
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run the slice pipeline on a synthetic cohort (and a real case if given)",
+    )
+    p.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder")
+    p.add_argument("--cases", type=int, default=6, help="synthetic cases to generate")
+    p.add_argument(
+        "--real-case",
+        type=Path,
+        default=None,
+        help="a BraTS case folder (e.g. ../shared/data/brats2021/BraTS2021_00006)",
+    )
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from radiogenomics.demo import run_demo
+
+    return run_demo(
+        out=args.out, n_cases=args.cases, real_case=args.real_case, workers=args.workers
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``radiogenomics`` command."""
+    from radiogenomics import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="radiogenomics",
+        description="MGMT promoter methylation from brain MRI: data preparation and tools.",
+    )
+    parser.add_argument("--version", action="version", version=f"radiogenomics {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_prepare_segmentation(sub)
+    _add_dicom_to_nifti(sub)
+    _add_presets(sub)
+    _add_demo(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.handler(args)
+    except RadiogenomicsError as error:
+        print(f"radiogenomics {args.command}: error: {error}", file=sys.stderr)
+        for note in getattr(error, "__notes__", []):
+            print(f"  {note}", file=sys.stderr)
+        return 2 if isinstance(error, ConfigurationError) else 1
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

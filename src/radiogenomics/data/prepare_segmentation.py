@@ -1,0 +1,348 @@
+"""Stage 1 data preparation: BraTS Task 1 cases to a prepared-slice store."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from radiogenomics._options import check_choice
+from radiogenomics.data.store import PARTIAL_DIR, write_case, write_manifest
+from radiogenomics.errors import ConfigurationError, RadiogenomicsError
+from radiogenomics.filters import BlankSliceFilter, ContourCountFilter, TumorAreaFilter
+from radiogenomics.filters.tumor_area import AreaMeasure, AreaReference
+from radiogenomics.io.labels import exclude_task2_overlap
+from radiogenomics.io.nifti import MODALITIES, BratsCase, load_case
+from radiogenomics.masks import brain_mask, tumor_masks
+from radiogenomics.pipeline import Pipeline, Step
+from radiogenomics.records import PLANES, Plane, VolumeRecord
+from radiogenomics.sampling import DistinctSampler
+from radiogenomics.sampling.distinct import SamplingMethod
+from radiogenomics.slicing import ResizeSlices, SliceExtractor
+from radiogenomics.slicing.geometry import Orientation
+from radiogenomics.slicing.intensity import IntensityMethod
+
+__all__ = [
+    "CaseOutcome",
+    "PrepareReport",
+    "SegmentationPrepConfig",
+    "build_segmentation_pipeline",
+    "prepare_case",
+    "prepare_segmentation",
+]
+
+StepOrder = Literal["sample-then-filter", "filter-then-sample"]
+
+
+@dataclass(frozen=True)
+class SegmentationPrepConfig:
+    """Every setting of stage 1 preparation (defaults: the writeup).
+
+    See :mod:`radiogenomics.presets` for the named presets and where they differ.
+
+    Attributes:
+        modalities: Modalities to slice (each gives its own slices, as in the reference).
+        planes: Planes to slice.
+        orientation: In-plane layout of slices (see
+            :data:`~radiogenomics.slicing.Orientation`).
+        intensity: Per-volume normalisation to uint8.
+        size: Final slice size (square); ``None`` keeps native sizes.
+        blank_min_fraction: If set, drop slices whose non-zero fraction is not above it.
+        min_ratio: :class:`~radiogenomics.filters.TumorAreaFilter` threshold (strict).
+        reference: Tumor area over ``"brain"`` or the whole ``"slice"``.
+        area: ``"pixels"`` or ``"largest_contour"``.
+        max_contours: If set, apply :class:`~radiogenomics.filters.ContourCountFilter`.
+        sampler: ``"similarity"`` (writeup) or ``"stride"`` (released code).
+        max_similarity: Similarity threshold of the ``"similarity"`` sampler.
+        stride_fraction: Stride fraction of the ``"stride"`` sampler.
+        order: Sample then filter (the writeup's order) or filter then sample (the code).
+        regions: Mask channels, in order.
+    """
+
+    modalities: tuple[str, ...] = MODALITIES
+    planes: tuple[Plane, ...] = PLANES
+    orientation: Orientation = "radiological"
+    intensity: IntensityMethod = "minmax"
+    size: int | None = 224
+    blank_min_fraction: float | None = None
+    min_ratio: float = 0.01
+    reference: AreaReference = "brain"
+    area: AreaMeasure = "pixels"
+    max_contours: int | None = None
+    sampler: SamplingMethod = "similarity"
+    max_similarity: float = 0.9
+    stride_fraction: float = 0.1
+    order: StepOrder = "sample-then-filter"
+    regions: tuple[str, ...] = ("WT", "ET")
+
+    def __post_init__(self) -> None:
+        for modality in self.modalities:
+            check_choice("modalities", modality, MODALITIES)
+        check_choice("order", self.order, ("sample-then-filter", "filter-then-sample"))
+        if self.size is not None and self.size < 8:
+            raise ConfigurationError(f"size={self.size} is too small; use at least 8 or None.")
+        # Build once to validate every option with the components' own checks.
+        build_segmentation_pipeline(self)
+
+    def to_json(self) -> str:
+        """The settings as JSON (what ``prepare-config.json`` holds)."""
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> SegmentationPrepConfig:
+        """Settings from :meth:`to_json` output."""
+        data = json.loads(text)
+        for key in ("modalities", "planes", "regions"):
+            data[key] = tuple(data[key])
+        return cls(**data)
+
+
+def build_segmentation_pipeline(config: SegmentationPrepConfig) -> Pipeline:
+    """The slice pipeline of stage 1 preparation, as an ordered list of steps.
+
+    Filters run at native resolution and resizing comes last, so that only kept slices
+    are resized.
+    """
+    steps: list[Step] = [
+        SliceExtractor(
+            planes=config.planes, orientation=config.orientation, intensity=config.intensity
+        )
+    ]
+    if config.blank_min_fraction is not None:
+        steps.append(BlankSliceFilter(min_fraction=config.blank_min_fraction))
+    filters: list[Step] = [
+        TumorAreaFilter(
+            min_ratio=config.min_ratio,
+            reference=config.reference,
+            area=config.area,
+            channel=config.regions[0],
+        )
+    ]
+    if config.max_contours is not None:
+        filters.append(ContourCountFilter(max_contours=config.max_contours, min_contours=0))
+    sampler = DistinctSampler(
+        method=config.sampler,
+        max_similarity=config.max_similarity,
+        fraction=config.stride_fraction,
+    )
+    steps += [sampler, *filters] if config.order == "sample-then-filter" else [*filters, sampler]
+    if config.size is not None:
+        steps.append(ResizeSlices(size=config.size))
+    return Pipeline(steps)
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """What happened to one case.
+
+    Attributes:
+        case_id: The case.
+        status: ``"written"``, ``"skipped"`` (already prepared) or ``"failed"``.
+        n_slices: Slices written.
+        error: The reason, when failed.
+    """
+
+    case_id: str
+    status: Literal["written", "skipped", "failed"]
+    n_slices: int = 0
+    error: str | None = None
+
+
+@dataclass
+class PrepareReport:
+    """The outcome of a preparation run.
+
+    Attributes:
+        out: The prepared folder.
+        outcomes: One per case attempted, sorted by case.
+        excluded: Cases removed by the leakage guard.
+    """
+
+    out: Path
+    outcomes: list[CaseOutcome] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[CaseOutcome]:
+        """The failed cases."""
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        """Whether no case failed."""
+        return not self.failed
+
+    def summary(self) -> str:
+        """A few human-readable lines."""
+        counts = {
+            s: sum(o.status == s for o in self.outcomes) for s in ("written", "skipped", "failed")
+        }
+        slices = sum(o.n_slices for o in self.outcomes)
+        lines = [
+            f"{counts['written']} cases written, {counts['skipped']} already prepared, "
+            f"{counts['failed']} failed; {slices} slices written -> {self.out / 'manifest.csv'}"
+        ]
+        if self.excluded:
+            lines.append(
+                f"leakage guard: {len(self.excluded)} cases also in Task 2 were left out "
+                f"(see {self.out / 'excluded.csv'})"
+            )
+        lines += [f"FAILED {o.case_id}: {o.error}" for o in self.failed]
+        return "\n".join(lines)
+
+
+def _case_volumes(case: BratsCase, config: SegmentationPrepConfig) -> list[VolumeRecord]:
+    loaded = load_case(case, modalities=config.modalities)
+    assert loaded.label_map is not None
+    masks = tumor_masks(
+        loaded.label_map,
+        regions=config.regions,  # type: ignore[arg-type]
+        convention=case.convention,
+    )
+    brain = brain_mask(list(loaded.images.values()))
+    return [
+        VolumeRecord(
+            patient_id=case.case_id,
+            modality=modality,
+            image=image,
+            affine=loaded.affine,
+            masks=masks,
+            brain=brain,
+            mask_channels=config.regions,
+            source=str(case.images[modality]),
+        )
+        for modality, image in loaded.images.items()
+    ]
+
+
+def prepare_case(case: BratsCase, out: str | Path, config: SegmentationPrepConfig) -> CaseOutcome:
+    """Prepare one case: load, slice, sample, filter, resize and write it atomically.
+
+    Library errors (bad files, geometry, labels) give a ``"failed"`` outcome naming the
+    reason; anything else propagates.
+    """
+    out = Path(out)
+    if (out / case.case_id / "slices.csv").is_file():
+        return CaseOutcome(case.case_id, "skipped")
+    try:
+        pipeline = build_segmentation_pipeline(config)
+        records = [r for volume in _case_volumes(case, config) for r in pipeline(volume)]
+        rows = write_case(records, out, case.case_id)
+    except RadiogenomicsError as error:
+        return CaseOutcome(case.case_id, "failed", error=str(error))
+    return CaseOutcome(case.case_id, "written", n_slices=len(rows))
+
+
+def _check_config(out: Path, config: SegmentationPrepConfig, overwrite: bool) -> None:
+    path = out / "prepare-config.json"
+    if overwrite and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if path.is_file():
+        previous = SegmentationPrepConfig.from_json(path.read_text(encoding="utf-8"))
+        if previous != config:
+            changed = [
+                f"{f.name}: {getattr(previous, f.name)!r} -> {getattr(config, f.name)!r}"
+                for f in dataclasses.fields(config)
+                if getattr(previous, f.name) != getattr(config, f.name)
+            ]
+            raise ConfigurationError(
+                "this folder was prepared with other settings (" + "; ".join(changed) + "). "
+                "Use another --out, or --overwrite to start again.",
+                path=out,
+            )
+    else:
+        path.write_text(config.to_json() + "\n", encoding="utf-8")
+    shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
+
+
+def prepare_segmentation(
+    cases: Sequence[BratsCase],
+    out: str | Path,
+    *,
+    config: SegmentationPrepConfig | None = None,
+    workers: int = 1,
+    exclude_ids: Collection[str] | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    on_outcome: Callable[[CaseOutcome], None] | None = None,
+) -> PrepareReport:
+    """Prepare stage 1 training slices from BraTS cases.
+
+    Resumable: cases already written are skipped, so a rerun after an interruption
+    finishes the work without redoing or duplicating finished cases. A failing case is
+    reported and the others go on.
+
+    Args:
+        cases: The cases (see :func:`~radiogenomics.io.find_brats_cases`).
+        out: The prepared folder (created).
+        config: The settings; default :class:`SegmentationPrepConfig` (the writeup).
+        workers: Cases prepared in parallel (processes).
+        exclude_ids: Task 2 patient identifiers: cases of those patients are left out
+            (the leakage guard; see :func:`~radiogenomics.io.exclude_task2_overlap`).
+        overwrite: Delete ``out`` first.
+        progress: Show a progress bar.
+        on_outcome: Called with each case's outcome as it completes.
+
+    Returns:
+        The report; ``out/manifest.csv`` lists every slice of every prepared case.
+
+    Raises:
+        ConfigurationError: ``out`` was prepared with other settings.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or SegmentationPrepConfig()
+    out = Path(out)
+    if workers < 1:
+        raise ConfigurationError(f"workers={workers} must be at least 1.")
+    _check_config(out, config, overwrite)
+    report = PrepareReport(out=out)
+    kept = list(cases)
+    if exclude_ids is not None:
+        kept, removed = exclude_task2_overlap(kept, exclude_ids)
+        report.excluded = [c.case_id for c in removed]
+        (out / "excluded.csv").write_text(
+            "case_id,reason\n"
+            + "".join(f"{c},also a Task 2 patient (leakage guard)\n" for c in report.excluded),
+            encoding="utf-8",
+        )
+    bar = tqdm(total=len(kept), desc="prepare-segmentation", unit="case", disable=not progress)
+
+    def record(outcome: CaseOutcome) -> None:
+        report.outcomes.append(outcome)
+        bar.update(1)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    try:
+        if workers == 1 or len(kept) <= 1:
+            for case in kept:
+                record(prepare_case(case, out, config))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(prepare_case, case, out, config): case for case in kept}
+                for future in as_completed(futures):
+                    record(future.result())
+    finally:
+        bar.close()
+        report.outcomes.sort(key=lambda o: o.case_id)
+        done = sorted(c.case_id for c in kept if (out / c.case_id / "slices.csv").is_file())
+        write_manifest(out, done)
+        failures = [o for o in report.outcomes if o.status == "failed"]
+        failures_path = out / "failures.csv"
+        if failures:
+            import csv
+
+            with failures_path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow(["case_id", "error"])
+                writer.writerows([o.case_id, o.error] for o in failures)
+        elif failures_path.exists():
+            failures_path.unlink()
+    return report

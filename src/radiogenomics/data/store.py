@@ -1,0 +1,240 @@
+"""The prepared-slice store: lossless arrays plus a CSV manifest.
+
+Layout of a prepared folder::
+
+    OUT/
+      prepare-config.json      the settings that made it (a rerun must match them)
+      manifest.csv             every kept slice, all cases, sorted by case
+      failures.csv             cases that failed, with the reason (absent when none)
+      <case_id>/
+        slices.csv             this case's rows of the manifest
+        <plane>_image.npy      uint8 (N, H, W): the kept slices of that plane, all modalities
+        <plane>_mask.npy       uint8 (N, C, H, W): their masks (0/1)
+
+Why ``.npy``: lossless (unlike JPEG, which the reference used), no decode cost, and
+memory-mappable, so a training loader reads one slice without reading the file.
+A case folder appears only complete: it is written under ``OUT/.partial/`` and renamed
+into place (an atomic rename on one filesystem).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from radiogenomics.errors import InputNotFoundError, InvalidInputError
+from radiogenomics.records import PLANES, SliceRecord
+
+__all__ = [
+    "MANIFEST_FIELDS",
+    "PreparedSlice",
+    "PreparedSlices",
+    "read_manifest",
+    "write_case",
+    "write_manifest",
+]
+
+MANIFEST_FIELDS: tuple[str, ...] = (
+    "patient_id",
+    "modality",
+    "plane",
+    "slice_index",
+    "position",
+    "tumor_ratio",
+    "n_contours",
+    "image_file",
+    "mask_file",
+    "row",
+)
+"""Columns of ``manifest.csv`` and of each case's ``slices.csv``."""
+
+PARTIAL_DIR = ".partial"
+
+
+def _format_float(value: float | None) -> str:
+    return "" if value is None else repr(round(float(value), 6))
+
+
+def write_case(
+    records: Sequence[SliceRecord], out: str | Path, case_id: str
+) -> list[dict[str, str]]:
+    """Write one case's kept slices atomically under ``out/case_id``.
+
+    Slices are grouped by plane (in :data:`~radiogenomics.records.PLANES` order, then
+    input order). All slices of a plane must share one shape.
+
+    Args:
+        records: The kept slices of the case, with masks.
+        out: The prepared folder.
+        case_id: The case's folder name; must be a plain name (no separators, not ``..``).
+
+    Returns:
+        The case's manifest rows.
+
+    Raises:
+        InvalidInputError: ``case_id`` is not a plain folder name, or slices of one plane
+            differ in shape, or a slice has no masks.
+        FileExistsError: The case folder already exists.
+    """
+    out = Path(out)
+    if not case_id or case_id in {".", ".."} or Path(case_id).name != case_id or "/" in case_id:
+        raise InvalidInputError(
+            f"case identifier {case_id!r} is not a plain folder name; refusing to write "
+            "outside the output folder.",
+            path=out,
+        )
+    partial = out / PARTIAL_DIR / f"{case_id}-{uuid.uuid4().hex[:8]}"
+    partial.mkdir(parents=True)
+    rows: list[dict[str, str]] = []
+    try:
+        for plane in PLANES:
+            chosen = [r for r in records if r.plane == plane]
+            if not chosen:
+                continue
+            shapes = {r.image.shape for r in chosen}
+            if len(shapes) != 1:
+                raise InvalidInputError(
+                    f"{plane} slices differ in shape {sorted(shapes)}; resize them first.",
+                    patient_id=case_id,
+                )
+            masks = []
+            for r in chosen:
+                if r.masks is None:
+                    raise InvalidInputError(
+                        f"slice {plane} #{r.index} ({r.modality}) has no masks to store.",
+                        patient_id=case_id,
+                    )
+                masks.append(r.masks)
+            image_name, mask_name = f"{plane}_image.npy", f"{plane}_mask.npy"
+            np.save(partial / image_name, np.stack([r.image for r in chosen]).astype(np.uint8))
+            np.save(partial / mask_name, np.stack(masks).astype(np.uint8))
+            for row, r in enumerate(chosen):
+                rows.append(
+                    {
+                        "patient_id": r.patient_id,
+                        "modality": r.modality,
+                        "plane": plane,
+                        "slice_index": str(r.index),
+                        "position": _format_float(r.position),
+                        "tumor_ratio": _format_float(r.tumor_ratio),
+                        "n_contours": "" if r.n_contours is None else str(r.n_contours),
+                        "image_file": f"{case_id}/{image_name}",
+                        "mask_file": f"{case_id}/{mask_name}",
+                        "row": str(row),
+                    }
+                )
+        _write_csv(partial / "slices.csv", rows)
+        os.replace(partial, out / case_id)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return rows
+
+
+def _write_csv(path: Path, rows: Sequence[dict[str, str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_manifest(out: str | Path, case_ids: Sequence[str]) -> Path:
+    """Rebuild ``out/manifest.csv`` from the cases' ``slices.csv`` files (atomically).
+
+    Args:
+        out: The prepared folder.
+        case_ids: The cases to include, in the order wanted.
+
+    Returns:
+        The manifest's path.
+    """
+    out = Path(out)
+    rows: list[dict[str, str]] = []
+    for case_id in case_ids:
+        rows.extend(read_manifest(out / case_id / "slices.csv"))
+    tmp = out / f".manifest-{uuid.uuid4().hex[:8]}.csv"
+    _write_csv(tmp, rows)
+    os.replace(tmp, out / "manifest.csv")
+    return out / "manifest.csv"
+
+
+def read_manifest(path: str | Path) -> list[dict[str, str]]:
+    """Read a manifest (or a case's ``slices.csv``) as a list of rows.
+
+    Raises:
+        InputNotFoundError: The file does not exist.
+        InvalidInputError: The header lacks manifest columns.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(
+            "manifest not found; run `radiogenomics prepare-segmentation` first.", path=path
+        )
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [f for f in MANIFEST_FIELDS if f not in (reader.fieldnames or [])]
+        if missing:
+            raise InvalidInputError(f"manifest lacks columns {missing}.", path=path)
+        return list(reader)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class PreparedSlice:
+    """One stored slice: uint8 image (H, W), uint8 masks (C, H, W) and its manifest row."""
+
+    image: npt.NDArray[np.uint8]
+    masks: npt.NDArray[np.uint8]
+    row: dict[str, str]
+
+
+class PreparedSlices:
+    """Random access to the slices of a prepared folder (memory-mapped, read-only).
+
+    Args:
+        root: The prepared folder (holding ``manifest.csv``).
+
+    Example:
+        ``PreparedSlices("prepared")[0].image`` is the first stored slice.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.rows = read_manifest(self.root / "manifest.csv")
+        self._arrays: dict[str, npt.NDArray[np.uint8]] = {}
+
+    def _array(self, name: str) -> npt.NDArray[np.uint8]:
+        array = self._arrays.get(name)
+        if array is None:
+            array = np.load(self.root / name, mmap_mode="r", allow_pickle=False)
+            self._arrays[name] = array
+        return array
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> PreparedSlice:
+        row = self.rows[index]
+        position = int(row["row"])
+        image = np.array(self._array(row["image_file"])[position])
+        masks = np.array(self._array(row["mask_file"])[position])
+        return PreparedSlice(image=image, masks=masks, row=row)
+
+    def __iter__(self) -> Iterator[PreparedSlice]:
+        for index in range(len(self)):
+            yield self[index]
+
+    @property
+    def patient_ids(self) -> list[str]:
+        """The distinct patients, in manifest order."""
+        return list(dict.fromkeys(row["patient_id"] for row in self.rows))
+
+    def __repr__(self) -> str:
+        return f"PreparedSlices(root={str(self.root)!r}, slices={len(self)})"

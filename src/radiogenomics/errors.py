@@ -1,0 +1,105 @@
+"""The library's one exception hierarchy.
+
+Every error raised on purpose by radiogenomics derives from :class:`RadiogenomicsError`
+and also from the builtin that fits (``ValueError``, ``FileNotFoundError``, ...), so
+callers can catch either. Messages say what was received, what was expected and how to
+fix it, and name the file and patient involved whenever they are known.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "ConfigurationError",
+    "CorruptFileError",
+    "GeometryError",
+    "InputNotFoundError",
+    "InvalidInputError",
+    "LabelError",
+    "MissingDecoderError",
+    "RadiogenomicsError",
+    "StepError",
+]
+
+
+class RadiogenomicsError(Exception):
+    """Base class of every error raised on purpose by radiogenomics.
+
+    Args:
+        message: What went wrong, what was expected and how to fix it.
+        path: The file or folder involved, when known.
+        patient_id: The patient (case) involved, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        patient_id: str | None = None,
+    ) -> None:
+        self.message = message
+        self.patient_id = patient_id
+        self.path = Path(path) if path is not None else None
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.patient_id is not None:
+            where.append(f"patient {self.patient_id}")
+        if self.path is not None:
+            where.append(f"file {self.path}")
+        prefix = f"[{', '.join(where)}] " if where else ""
+        return prefix + self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep the keyword-only fields when the error crosses a process boundary
+        # (multiprocessing pickles exceptions raised in workers).
+        return (_rebuild, (type(self), self.message, self.path, self.patient_id))
+
+
+def _rebuild(
+    cls: type[RadiogenomicsError], message: str, path: Path | None, patient_id: str | None
+) -> RadiogenomicsError:
+    return cls(message, path=path, patient_id=patient_id)
+
+
+class InvalidInputError(RadiogenomicsError, ValueError):
+    """The input data is readable but not valid (shape, values, dtype, content)."""
+
+
+class InputNotFoundError(RadiogenomicsError, FileNotFoundError):
+    """A required file or folder (a modality, a series, a label file) is missing."""
+
+
+class CorruptFileError(InvalidInputError):
+    """A file exists but cannot be decoded (truncated, not the expected format)."""
+
+
+class GeometryError(InvalidInputError):
+    """Shapes, affines, orientations or slice positions are inconsistent."""
+
+
+class LabelError(InvalidInputError):
+    """A label map or label file holds values or identifiers that are not expected."""
+
+
+class ConfigurationError(RadiogenomicsError, ValueError):
+    """A component or command was configured with an invalid option."""
+
+
+class MissingDecoderError(RadiogenomicsError, RuntimeError):
+    """A DICOM transfer syntax needs a decoder package that is not installed.
+
+    Subclasses ``RuntimeError``, which is what pydicom itself raises in that case.
+    """
+
+
+class StepError(RadiogenomicsError, RuntimeError):
+    """A pipeline step failed on an unexpected error.
+
+    Errors from this hierarchy pass through a :class:`~radiogenomics.Pipeline`
+    unchanged (with a note naming the step); any other exception is wrapped in this
+    class, which names the step and the record, and keeps the original as ``__cause__``.
+    """

@@ -1,0 +1,156 @@
+"""Kaggle Task 2 labels (``train_labels.csv``), known-bad series and the leakage guard."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Collection, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from radiogenomics.errors import InputNotFoundError, LabelError
+
+if TYPE_CHECKING:
+    from radiogenomics.io.nifti import BratsCase
+
+__all__ = [
+    "KNOWN_BAD_SERIES",
+    "exclude_task2_overlap",
+    "is_known_bad",
+    "normalize_patient_id",
+    "read_labels",
+    "task2_patient_ids",
+]
+
+KNOWN_BAD_SERIES: frozenset[tuple[str, str]] = frozenset(
+    {("00109", "FLAIR"), ("00123", "T1w"), ("00709", "FLAIR")}
+)
+"""``(patient_id, mri_type)`` series that the challenge host flagged as bad.
+
+Commands skip them by default and say so; pass ``exclude=()`` (or
+``--include-known-bad`` on the command line) to keep them.
+"""
+
+
+def normalize_patient_id(raw: str | int, *, path: str | Path | None = None) -> str:
+    """Return a Task 2 patient identifier as a zero-padded 5-digit string.
+
+    Args:
+        raw: ``"6"``, ``"00006"`` or ``6``.
+        path: Named in errors.
+
+    Raises:
+        LabelError: The identifier is not a non-negative whole number of at most 5 digits.
+
+    Example:
+        >>> normalize_patient_id("6")
+        '00006'
+    """
+    text = str(raw).strip()
+    if not re.fullmatch(r"\d{1,5}", text):
+        raise LabelError(
+            f"patient identifier {raw!r} is not a number of at most 5 digits; Task 2 "
+            "identifiers look like 00006.",
+            path=path,
+        )
+    return text.zfill(5)
+
+
+def read_labels(path: str | Path) -> dict[str, int]:
+    """Read ``train_labels.csv`` (``BraTS21ID,MGMT_value``) keeping IDs as strings.
+
+    Identifiers stay zero-padded strings (``"00006"``): reading them as integers (as
+    ``pandas.read_csv`` does by default) loses the padding that names the folders.
+
+    Args:
+        path: The CSV file.
+
+    Returns:
+        Patient identifier to MGMT value (0 or 1), in file order.
+
+    Raises:
+        InputNotFoundError: The file does not exist.
+        LabelError: A missing column, a missing, duplicate or non-numeric identifier, or
+            a value other than 0/1; the message names the line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError("the label file does not exist.", path=path)
+    labels: dict[str, int] = {}
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames or []
+        if "BraTS21ID" not in fields or "MGMT_value" not in fields:
+            raise LabelError(
+                f"expected columns BraTS21ID,MGMT_value; got {fields}.",
+                path=path,
+            )
+        for line, row in enumerate(reader, start=2):
+            raw_id = (row.get("BraTS21ID") or "").strip()
+            if not raw_id:
+                raise LabelError(f"line {line}: the BraTS21ID is empty.", path=path)
+            try:
+                patient = normalize_patient_id(raw_id)
+            except LabelError as error:
+                raise LabelError(f"line {line}: {error.message}", path=path) from None
+            if patient in labels:
+                raise LabelError(
+                    f"line {line}: patient {patient} appears more than once; keep one row "
+                    "per patient.",
+                    path=path,
+                )
+            value = (row.get("MGMT_value") or "").strip()
+            if value not in {"0", "1"}:
+                raise LabelError(
+                    f"line {line}: MGMT_value {value!r} for patient {patient} is not 0 or 1.",
+                    path=path,
+                )
+            labels[patient] = int(value)
+    return labels
+
+
+def task2_patient_ids(source: str | Path) -> frozenset[str]:
+    """The Task 2 patient identifiers named by a label file or held by a folder.
+
+    Args:
+        source: ``train_labels.csv`` (or any CSV with a ``BraTS21ID`` column), or a
+            folder whose sub-folders are named by 5-digit identifiers.
+
+    Raises:
+        InputNotFoundError: ``source`` does not exist.
+        LabelError: The CSV is malformed.
+    """
+    source = Path(source)
+    if source.is_dir():
+        return frozenset(p.name for p in source.iterdir() if p.is_dir() and p.name.isdigit())
+    return frozenset(read_labels(source))
+
+
+def exclude_task2_overlap(
+    cases: Iterable[BratsCase], task2_ids: Collection[str]
+) -> tuple[list[BratsCase], list[BratsCase]]:
+    """The leakage guard: split Task 1 cases into those kept and those also in Task 2.
+
+    Task 1 case ``BraTS2021_00006`` is Task 2 patient ``00006``: training the
+    segmentation model on it and then classifying the same patient leaks information.
+
+    Args:
+        cases: Task 1 cases.
+        task2_ids: Zero-padded Task 2 identifiers (see :func:`task2_patient_ids`).
+
+    Returns:
+        ``(kept, removed)``, each in input order.
+    """
+    ids = {normalize_patient_id(i) for i in task2_ids}
+    kept: list[BratsCase] = []
+    removed: list[BratsCase] = []
+    for case in cases:
+        (removed if case.patient_number in ids else kept).append(case)
+    return kept, removed
+
+
+def is_known_bad(
+    patient_id: str, mri_type: str, exclude: Collection[tuple[str, str]] = KNOWN_BAD_SERIES
+) -> bool:
+    """Whether a series is in the exclusion list (by default :data:`KNOWN_BAD_SERIES`)."""
+    return (normalize_patient_id(patient_id), mri_type) in exclude

@@ -1,0 +1,322 @@
+"""BraTS Task 1 cases stored as NIfTI volumes.
+
+Both naming conventions are recognised:
+
+* BraTS 2018-2021: ``<ID>_flair``, ``_t1``, ``_t1ce``, ``_t2``, ``_seg`` (enhancing tumor = 4);
+* BraTS 2023: ``<ID>-t2f``, ``-t1n``, ``-t1c``, ``-t2w``, ``-seg`` (enhancing tumor = 3).
+
+Modalities are always reported under the 2021 names (``flair``, ``t1``, ``t1ce``, ``t2``).
+Volumes are read with nibabel, which applies the header's scaling factors
+(``scl_slope``/``scl_inter``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from radiogenomics.errors import (
+    CorruptFileError,
+    GeometryError,
+    InputNotFoundError,
+    InvalidInputError,
+)
+from radiogenomics.masks import LabelConvention, check_label_map
+
+__all__ = [
+    "MODALITIES",
+    "NAMING",
+    "BratsCase",
+    "LoadedCase",
+    "find_brats_cases",
+    "load_case",
+    "read_nifti",
+]
+
+MODALITIES: tuple[str, ...] = ("flair", "t1", "t1ce", "t2")
+"""The four structural modalities, under their BraTS 2021 names."""
+
+NAMING: Mapping[LabelConvention, Mapping[str, str]] = {
+    "brats2021": {"flair": "_flair", "t1": "_t1", "t1ce": "_t1ce", "t2": "_t2", "seg": "_seg"},
+    "brats2023": {"flair": "-t2f", "t1": "-t1n", "t1ce": "-t1c", "t2": "-t2w", "seg": "-seg"},
+}
+"""File-name suffixes (before ``.nii.gz`` or ``.nii``) of each naming convention."""
+
+_EXTENSIONS = (".nii.gz", ".nii")
+_AFFINE_ATOL = 1e-3
+
+
+@dataclass(frozen=True)
+class BratsCase:
+    """Where the files of one BraTS Task 1 case are.
+
+    Attributes:
+        case_id: The case identifier, the file-name prefix (``"BraTS2021_00006"``).
+        folder: The folder holding the case's files.
+        images: Modality name (``flair``, ``t1``, ``t1ce``, ``t2``) to file path.
+        label: The label map's path, or ``None`` when the case has none.
+        convention: The naming (and label) convention the files follow.
+    """
+
+    case_id: str
+    folder: Path
+    images: Mapping[str, Path]
+    label: Path | None
+    convention: LabelConvention
+
+    @property
+    def patient_number(self) -> str | None:
+        """The 5-digit BraTS21 patient number (``"00006"``), used by the leakage guard.
+
+        ``BraTS2021_00006`` and ``BraTS-GLI-00006-000`` both give ``"00006"``; ``None``
+        when the identifier holds no 5-digit number.
+        """
+        match = re.search(r"(?<!\d)(\d{5})(?!\d)", self.case_id)
+        return match.group(1) if match else None
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class LoadedCase:
+    """The decoded volumes of one case.
+
+    Attributes:
+        case: Where the volumes were read from.
+        images: Modality to volume of shape (X, Y, Z) and dtype float32.
+        label_map: Integer label map of shape (X, Y, Z) and dtype uint8, or ``None``.
+        affine: The shared 4x4 voxel-to-world affine (RAS+, mm).
+    """
+
+    case: BratsCase
+    images: Mapping[str, npt.NDArray[np.float32]]
+    label_map: npt.NDArray[np.uint8] | None
+    affine: npt.NDArray[np.float64]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The shared volume shape (X, Y, Z)."""
+        first = next(iter(self.images.values()))
+        return (int(first.shape[0]), int(first.shape[1]), int(first.shape[2]))
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadedCase(case_id={self.case.case_id!r}, modalities={tuple(self.images)}, "
+            f"shape={self.shape}, label={'yes' if self.label_map is not None else 'no'})"
+        )
+
+
+def _strip_extension(name: str) -> str | None:
+    for ext in _EXTENSIONS:
+        if name.endswith(ext):
+            return name[: -len(ext)]
+    return None
+
+
+def _case_in_folder(folder: Path) -> list[BratsCase]:
+    stems: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            stem = _strip_extension(path.name)
+            if stem is not None:
+                stems[stem] = path
+    cases: list[BratsCase] = []
+    for convention, suffixes in NAMING.items():
+        seen: dict[str, dict[str, Path]] = {}
+        for stem, path in stems.items():
+            for key, suffix in suffixes.items():
+                if stem.endswith(suffix) and len(stem) > len(suffix):
+                    seen.setdefault(stem[: -len(suffix)], {})[key] = path
+        for case_id, files in sorted(seen.items()):
+            images = {m: files[m] for m in MODALITIES if m in files}
+            if not images:
+                continue
+            cases.append(
+                BratsCase(
+                    case_id=case_id,
+                    folder=folder,
+                    images=images,
+                    label=files.get("seg"),
+                    convention=convention,
+                )
+            )
+    return cases
+
+
+def find_brats_cases(root: str | Path) -> list[BratsCase]:
+    """Find the BraTS Task 1 cases under a folder.
+
+    ``root`` may be a single case folder or hold case folders at any depth. Cases are
+    recognised by their file names under either naming convention (see :data:`NAMING`)
+    and returned sorted by case identifier. A case missing some modality is returned as
+    found; :func:`load_case` reports what is missing.
+
+    Args:
+        root: A case folder or a folder of case folders.
+
+    Returns:
+        The cases found, sorted by ``case_id``.
+
+    Raises:
+        InputNotFoundError: ``root`` does not exist or holds no case.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputNotFoundError(
+            "the BraTS folder does not exist or is not a folder; pass the folder that holds "
+            "the case folders (e.g. .../BraTS2021_Training_Data).",
+            path=root,
+        )
+    folders = [root, *sorted(p for p in root.rglob("*") if p.is_dir())]
+    cases = [case for folder in folders for case in _case_in_folder(folder)]
+    if not cases:
+        raise InputNotFoundError(
+            "no BraTS case found: expected files named <ID>_flair.nii.gz, <ID>_t1.nii.gz, "
+            "<ID>_t1ce.nii.gz, <ID>_t2.nii.gz (BraTS 2021) or <ID>-t2f/-t1n/-t1c/-t2w.nii.gz "
+            "(BraTS 2023).",
+            path=root,
+        )
+    ids = [c.case_id for c in cases]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise InvalidInputError(
+            f"case identifiers found in more than one folder: {duplicates[:5]}; keep one copy "
+            "of each case under the root.",
+            path=root,
+        )
+    return sorted(cases, key=lambda c: c.case_id)
+
+
+def read_nifti(
+    path: str | Path, *, patient_id: str | None = None
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
+    """Read a 3D NIfTI volume as float32 (header scaling applied) with its affine.
+
+    Args:
+        path: A ``.nii`` or ``.nii.gz`` file.
+        patient_id: Named in errors, when known.
+
+    Returns:
+        The volume, of shape (X, Y, Z) and dtype float32, and its 4x4 affine.
+
+    Raises:
+        InputNotFoundError: The file does not exist.
+        CorruptFileError: The file cannot be decoded (truncated, not NIfTI).
+        GeometryError: The volume is not 3D (a trailing axis of length 1 is dropped).
+        InvalidInputError: The volume holds NaN or infinite values.
+    """
+    import nibabel as nib
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError("the NIfTI file does not exist.", path=path, patient_id=patient_id)
+    try:
+        image = nib.load(str(path))
+        data = np.asarray(image.get_fdata(dtype=np.float32))
+        affine = np.asarray(image.affine, dtype=np.float64)
+    except Exception as error:  # nibabel raises many types (ImageFileError, EOFError, zlib...)
+        raise CorruptFileError(
+            f"cannot decode the NIfTI file ({type(error).__name__}: {error}); the file is "
+            "truncated or not NIfTI. Re-download or re-export it.",
+            path=path,
+            patient_id=patient_id,
+        ) from error
+    while data.ndim > 3 and data.shape[-1] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise GeometryError(
+            f"expected a 3D volume; got shape {data.shape}. Split 4D files into one volume "
+            "per modality.",
+            path=path,
+            patient_id=patient_id,
+        )
+    if not np.isfinite(data).all():
+        bad = int(np.count_nonzero(~np.isfinite(data)))
+        raise InvalidInputError(
+            f"the volume holds {bad} NaN or infinite voxels; fix or drop this file.",
+            path=path,
+            patient_id=patient_id,
+        )
+    return data, affine
+
+
+def load_case(
+    case: BratsCase,
+    *,
+    modalities: Iterable[str] = MODALITIES,
+    require_label: bool = True,
+) -> LoadedCase:
+    """Decode a case's volumes and check that they share shape and affine.
+
+    Args:
+        case: The case, from :func:`find_brats_cases`.
+        modalities: The modalities to read.
+        require_label: Fail when the case has no label map.
+
+    Returns:
+        The decoded case; label values are checked against the case's convention.
+
+    Raises:
+        InputNotFoundError: A requested modality or the label map is missing.
+        GeometryError: Volumes differ in shape or affine.
+        LabelError: The label map holds values its convention does not define.
+        CorruptFileError: A file cannot be decoded.
+    """
+    modalities = tuple(modalities)
+    missing = [m for m in modalities if m not in case.images]
+    if missing:
+        expected = ", ".join(case.case_id + NAMING[case.convention][m] + ".nii.gz" for m in missing)
+        raise InputNotFoundError(
+            f"missing modalities {missing}; expected files {expected}.",
+            path=case.folder,
+            patient_id=case.case_id,
+        )
+    if require_label and case.label is None:
+        raise InputNotFoundError(
+            f"no label map; expected {case.case_id}{NAMING[case.convention]['seg']}.nii.gz "
+            "(pass require_label=False to read images only).",
+            path=case.folder,
+            patient_id=case.case_id,
+        )
+    images: dict[str, npt.NDArray[np.float32]] = {}
+    reference: tuple[Path, tuple[int, ...], npt.NDArray[np.float64]] | None = None
+
+    def check(path: Path, shape: tuple[int, ...], affine: npt.NDArray[np.float64]) -> None:
+        nonlocal reference
+        if reference is None:
+            reference = (path, shape, affine)
+            return
+        ref_path, ref_shape, ref_affine = reference
+        if shape != ref_shape:
+            raise GeometryError(
+                f"shape {shape} differs from {ref_shape} of {ref_path.name}; all modalities "
+                "and the label map must be co-registered on one grid.",
+                path=path,
+                patient_id=case.case_id,
+            )
+        if not np.allclose(affine, ref_affine, atol=_AFFINE_ATOL):
+            raise GeometryError(
+                f"affine differs from that of {ref_path.name} (max difference "
+                f"{float(np.abs(affine - ref_affine).max()):.4g}); resample the volumes onto "
+                "one grid first.",
+                path=path,
+                patient_id=case.case_id,
+            )
+
+    for modality in modalities:
+        path = case.images[modality]
+        data, affine = read_nifti(path, patient_id=case.case_id)
+        check(path, data.shape, affine)
+        images[modality] = data
+    label_map: npt.NDArray[np.uint8] | None = None
+    if case.label is not None:
+        raw, affine = read_nifti(case.label, patient_id=case.case_id)
+        check(case.label, raw.shape, affine)
+        label_map = check_label_map(
+            raw, convention=case.convention, path=case.label, patient_id=case.case_id
+        )
+    assert reference is not None
+    return LoadedCase(case=case, images=images, label_map=label_map, affine=reference[2])

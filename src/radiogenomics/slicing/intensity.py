@@ -1,0 +1,59 @@
+"""Per-volume intensity normalisation to 8 bits."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from radiogenomics._options import check_choice
+
+__all__ = ["IntensityMethod", "to_uint8"]
+
+IntensityMethod = Literal["minmax", "percentile"]
+_METHODS = ("minmax", "percentile")
+
+
+def to_uint8(
+    volume: npt.NDArray[Any],
+    *,
+    method: IntensityMethod = "minmax",
+    percentiles: tuple[float, float] = (0.5, 99.5),
+) -> npt.NDArray[np.uint8]:
+    """Rescale a whole volume (or series) to [0, 255] and round to uint8.
+
+    ``"minmax"`` maps the volume's minimum to 0 and maximum to 255, as the reference
+    does for both stages. ``"percentile"`` clips to the given percentiles of the
+    non-zero voxels first, which is robust to a few very bright voxels.
+    A constant volume maps to zeros.
+
+    Args:
+        volume: Intensities of any shape and real dtype.
+        method: ``"minmax"`` or ``"percentile"``.
+        percentiles: Low and high percentiles for ``"percentile"``.
+
+    Returns:
+        uint8 array of the same shape (a new array; the input is unchanged).
+
+    Example:
+        >>> import numpy as np
+        >>> to_uint8(np.array([0.0, 0.5, 1.0])).tolist()
+        [0, 128, 255]
+    """
+    check_choice("method", method, _METHODS)
+    data = np.asarray(volume, dtype=np.float32)
+    if method == "minmax":
+        low, high = float(data.min()), float(data.max())
+    else:
+        foreground = data[data != 0]
+        sample = foreground if foreground.size else data.ravel()
+        low, high = (float(v) for v in np.percentile(sample, percentiles))
+    if high <= low:
+        return np.zeros(data.shape, dtype=np.uint8)
+    scale = np.float32(255.0 / (high - low))
+    out = np.subtract(data, np.float32(low), dtype=np.float32)
+    out *= scale
+    np.clip(out, 0.0, 255.0, out=out)
+    np.rint(out, out=out)
+    return out.astype(np.uint8)
