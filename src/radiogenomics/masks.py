@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from radiogenomics._cv import lut_u8
 from radiogenomics._options import check_choice
 from radiogenomics.errors import LabelError
 
@@ -89,8 +90,15 @@ def check_label_map(
                 patient_id=patient_id,
             )
         values = rounded
-    present = {int(v) for v in np.unique(values)}
     allowed = {0, 1, 2, ENHANCING_LABEL[convention]}
+    in_byte_range = values.size == 0 or (int(values.min()) >= 0 and int(values.max()) <= 255)
+    if in_byte_range:
+        labels = values.astype(np.uint8, copy=False)
+        bad = np.ones(256, dtype=np.uint8)
+        bad[sorted(allowed)] = 0
+        if not lut_u8(labels, bad).any():
+            return labels
+    present = {int(v) for v in np.unique(values)}
     unknown = sorted(present - allowed)
     if unknown:
         other: LabelConvention = "brats2023" if convention == "brats2021" else "brats2021"
@@ -129,7 +137,15 @@ def region_mask(
     """
     check_choice("region", region, REGIONS)
     check_choice("convention", convention, ENHANCING_LABEL)
-    return np.isin(label_map, _region_labels(region, convention))
+    labels = _region_labels(region, convention)
+    if label_map.dtype == np.uint8:
+        table = np.zeros(256, dtype=np.uint8)
+        table[list(labels)] = 1
+        return lut_u8(label_map, table).view(np.bool_)
+    mask = np.asarray(label_map == labels[0])
+    for value in labels[1:]:
+        mask |= label_map == value
+    return mask
 
 
 def tumor_masks(

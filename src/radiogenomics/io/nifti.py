@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -86,13 +87,14 @@ class LoadedCase:
 
     Attributes:
         case: Where the volumes were read from.
-        images: Modality to volume of shape (X, Y, Z) and dtype float32.
+        images: Modality to volume of shape (X, Y, Z), in the stored dtype (float when
+            the header scales the values).
         label_map: Integer label map of shape (X, Y, Z) and dtype uint8, or ``None``.
         affine: The shared 4x4 voxel-to-world affine (RAS+, mm).
     """
 
     case: BratsCase
-    images: Mapping[str, npt.NDArray[np.float32]]
+    images: Mapping[str, npt.NDArray[Any]]
     label_map: npt.NDArray[np.uint8] | None
     affine: npt.NDArray[np.float64]
 
@@ -192,15 +194,18 @@ def find_brats_cases(root: str | Path) -> list[BratsCase]:
 
 def read_nifti(
     path: str | Path, *, patient_id: str | None = None
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
-    """Read a 3D NIfTI volume as float32 (header scaling applied) with its affine.
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
+    """Read a 3D NIfTI volume (header scaling applied) with its affine.
+
+    The stored dtype is kept (int16 stays int16, no float copy) unless the header's
+    ``scl_slope``/``scl_inter`` scale the values, in which case nibabel returns floats.
 
     Args:
         path: A ``.nii`` or ``.nii.gz`` file.
         patient_id: Named in errors, when known.
 
     Returns:
-        The volume, of shape (X, Y, Z) and dtype float32, and its 4x4 affine.
+        The volume, of shape (X, Y, Z), and its 4x4 affine.
 
     Raises:
         InputNotFoundError: The file does not exist.
@@ -215,7 +220,7 @@ def read_nifti(
         raise InputNotFoundError("the NIfTI file does not exist.", path=path, patient_id=patient_id)
     try:
         image = nib.load(str(path))
-        data = np.asarray(image.get_fdata(dtype=np.float32))
+        data = np.asanyarray(image.dataobj)
         affine = np.asarray(image.affine, dtype=np.float64)
     except Exception as error:  # nibabel raises many types (ImageFileError, EOFError, zlib...)
         raise CorruptFileError(
@@ -233,7 +238,13 @@ def read_nifti(
             path=path,
             patient_id=patient_id,
         )
-    if not np.isfinite(data).all():
+    if data.dtype.kind not in "biuf":
+        raise InvalidInputError(
+            f"unsupported voxel dtype {data.dtype}; expected integer or float intensities.",
+            path=path,
+            patient_id=patient_id,
+        )
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
         bad = int(np.count_nonzero(~np.isfinite(data)))
         raise InvalidInputError(
             f"the volume holds {bad} NaN or infinite voxels; fix or drop this file.",
@@ -281,7 +292,7 @@ def load_case(
             path=case.folder,
             patient_id=case.case_id,
         )
-    images: dict[str, npt.NDArray[np.float32]] = {}
+    images: dict[str, npt.NDArray[Any]] = {}
     reference: tuple[Path, tuple[int, ...], npt.NDArray[np.float64]] | None = None
 
     def check(path: Path, shape: tuple[int, ...], affine: npt.NDArray[np.float64]) -> None:

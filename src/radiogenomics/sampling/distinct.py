@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from radiogenomics._options import check_choice, check_range, short_repr
+from radiogenomics.errors import ConfigurationError
 from radiogenomics.records import SliceRecord
 
 __all__ = [
@@ -41,11 +42,22 @@ def stride_indices(n: int, *, fraction: float = 0.1) -> list[int]:
     return list(range(0, n, step))
 
 
-def slice_similarity(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
+def _thumbnail(image: npt.NDArray[Any], subsample: int) -> npt.NDArray[np.float32]:
+    return np.asarray(image[::subsample, ::subsample], dtype=np.float32).ravel()
+
+
+def slice_similarity(a: npt.NDArray[Any], b: npt.NDArray[Any], *, subsample: int = 1) -> float:
     """Pearson correlation of two slices' intensities, in [-1, 1].
 
     Two constant slices are similar (1.0) when equal, else dissimilar (0.0); a constant
     slice and a varying one have similarity 0.0.
+
+    Args:
+        a: Shape (H, W).
+        b: Shape (H, W).
+        subsample: Correlate every ``subsample``-th pixel along each axis (a 4x4
+            subsampling keeps 3,600 of a 240x240 slice's pixels: plenty to tell
+            near-duplicates apart, 16 times less work).
 
     Example:
         >>> import numpy as np
@@ -53,56 +65,59 @@ def slice_similarity(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
         >>> round(slice_similarity(a, 2 * a + 1), 6)
         1.0
     """
-    x = np.asarray(a, dtype=np.float64).ravel()
-    y = np.asarray(b, dtype=np.float64).ravel()
-    x = x - x.mean()
-    y = y - y.mean()
-    nx = float(np.sqrt(x @ x))
-    ny = float(np.sqrt(y @ y))
-    if nx == 0.0 or ny == 0.0:
-        return 1.0 if nx == ny == 0.0 and np.array_equal(a, b) else 0.0
-    return float(np.clip((x @ y) / (nx * ny), -1.0, 1.0))
+    rows, means, constant = _unit_rows([a, b], subsample)
+    return _similarity(rows, means, constant, 0, 1)
 
 
 def _unit_rows(
-    images: Sequence[npt.NDArray[Any]],
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
-    """Centred, unit-norm rows of the flattened slices, and which slices are constant."""
-    flat = np.stack([np.asarray(image, dtype=np.float32).ravel() for image in images])
-    flat -= flat.mean(axis=1, keepdims=True)
+    images: Sequence[npt.NDArray[Any]], subsample: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Centred, unit-norm rows of the (subsampled) slices, their means, and constancy."""
+    flat = np.stack([_thumbnail(image, subsample) for image in images]).astype(np.float64)
+    means = flat.mean(axis=1)
+    flat -= means[:, None]
     norms = np.sqrt(np.einsum("ij,ij->i", flat, flat))
-    constant = norms == 0
+    constant = norms <= 1e-9 * np.maximum(1.0, np.abs(means)) * np.sqrt(flat.shape[1])
     flat /= np.where(constant, 1.0, norms)[:, None]
-    return flat, constant
+    return flat, means, constant
+
+
+def _similarity(
+    rows: npt.NDArray[np.float64],
+    means: npt.NDArray[np.float64],
+    constant: npt.NDArray[np.bool_],
+    i: int,
+    j: int,
+) -> float:
+    if constant[i] or constant[j]:
+        return 1.0 if constant[i] and constant[j] and means[i] == means[j] else 0.0
+    return float(np.clip(rows[i] @ rows[j], -1.0, 1.0))
 
 
 def distinct_indices(
-    images: Sequence[npt.NDArray[Any]], *, max_similarity: float = 0.9
+    images: Sequence[npt.NDArray[Any]], *, max_similarity: float = 0.9, subsample: int = 1
 ) -> list[int]:
     """The writeup's intent: drop a slice too similar to the last kept one.
 
     Walks the slices in order, always keeps the first, and keeps each next slice whose
-    :func:`slice_similarity` to the last kept slice is at most ``max_similarity``.
+    :func:`slice_similarity` (with the same ``subsample``) to the last kept slice is at
+    most ``max_similarity``.
 
     Args:
         images: The slices of one series, in order, each of shape (H, W).
         max_similarity: Keeps a slice whose similarity to the last kept one is ``<=`` it;
             1.0 keeps every slice except exact (affine) repeats.
+        subsample: See :func:`slice_similarity`.
 
     Returns:
         Indices into ``images`` of the slices kept, increasing.
     """
     if len(images) == 0:
         return []
-    rows, constant = _unit_rows(images)
+    rows, means, constant = _unit_rows(images, subsample)
     kept = [0]
     for i in range(1, len(images)):
-        last = kept[-1]
-        if constant[i] or constant[last]:
-            similarity = slice_similarity(images[last], images[i])
-        else:
-            similarity = float(np.clip(rows[last] @ rows[i], -1.0, 1.0))
-        if similarity <= max_similarity:
+        if _similarity(rows, means, constant, kept[-1], i) <= max_similarity:
             kept.append(i)
     return kept
 
@@ -123,6 +138,7 @@ class DistinctSampler:
         method: ``"similarity"`` or ``"stride"``.
         max_similarity: Threshold for ``"similarity"``.
         fraction: Stride fraction for ``"stride"``.
+        subsample: Pixel subsampling of the similarity (see :func:`slice_similarity`).
     """
 
     def __init__(
@@ -131,16 +147,22 @@ class DistinctSampler:
         method: SamplingMethod = "similarity",
         max_similarity: float = 0.9,
         fraction: float = 0.1,
+        subsample: int = 4,
     ) -> None:
         self.method = check_choice("method", method, ("similarity", "stride"))
         self.max_similarity = check_range("max_similarity", max_similarity, low=-1.0, high=1.0)
         self.fraction = check_range("fraction", fraction, low=0.0, high=1.0, low_inclusive=False)
+        if not isinstance(subsample, int) or subsample < 1:
+            raise ConfigurationError(f"subsample={subsample!r} must be a positive integer.")
+        self.subsample = subsample
 
     def select(self, images: Sequence[npt.NDArray[Any]]) -> list[int]:
         """Indices of the slices kept from one series."""
         if self.method == "stride":
             return stride_indices(len(images), fraction=self.fraction)
-        return distinct_indices(images, max_similarity=self.max_similarity)
+        return distinct_indices(
+            images, max_similarity=self.max_similarity, subsample=self.subsample
+        )
 
     def __call__(self, records: Sequence[SliceRecord]) -> list[SliceRecord]:
         """Return the kept records, in input order."""
@@ -159,4 +181,5 @@ class DistinctSampler:
             method=(self.method, "similarity"),
             max_similarity=(self.max_similarity, 0.9),
             fraction=(self.fraction, 0.1),
+            subsample=(self.subsample, 4),
         )

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from radiogenomics._cv import scale_to_u8
 from radiogenomics._options import check_choice
 
 __all__ = ["IntensityMethod", "to_uint8"]
@@ -42,18 +43,17 @@ def to_uint8(
         [0, 128, 255]
     """
     check_choice("method", method, _METHODS)
-    data = np.asarray(volume, dtype=np.float32)
+    data = np.asarray(volume)
+    if data.size == 0:
+        return np.zeros(data.shape, dtype=np.uint8)
     if method == "minmax":
         low, high = float(data.min()), float(data.max())
     else:
         foreground = data[data != 0]
         sample = foreground if foreground.size else data.ravel()
         low, high = (float(v) for v in np.percentile(sample, percentiles))
+        data = np.clip(data, low, high)
     if high <= low:
         return np.zeros(data.shape, dtype=np.uint8)
-    scale = np.float32(255.0 / (high - low))
-    out = np.subtract(data, np.float32(low), dtype=np.float32)
-    out *= scale
-    np.clip(out, 0.0, 255.0, out=out)
-    np.rint(out, out=out)
-    return out.astype(np.uint8)
+    alpha = 255.0 / (high - low)
+    return scale_to_u8(data, alpha, -low * alpha)

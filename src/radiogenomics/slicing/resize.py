@@ -18,7 +18,7 @@ __all__ = ["ResizeSlices", "resize_slice"]
 def _resize(array: npt.NDArray[Any], size: int, *, nearest: bool) -> npt.NDArray[Any]:
     import cv2
 
-    if array.shape == (size, size):
+    if array.shape[:2] == (size, size):
         return np.array(array)
     src = np.ascontiguousarray(array)
     if nearest:
@@ -53,14 +53,20 @@ def resize_slice(
         New arrays of shapes (size, size), (C, size, size) and (size, size).
     """
     out_image = _resize(image, size, nearest=False)
-    out_masks = (
-        None
-        if masks is None
-        else np.stack([_resize(m, size, nearest=True) for m in masks]).astype(np.uint8)
-    )
-    out_brain = (
-        None if brain is None else _resize(brain.astype(np.uint8), size, nearest=True).astype(bool)
-    )
+    # Masks and brain go through one multi-channel nearest-neighbour resize.
+    layers = [] if masks is None else list(masks)
+    if brain is not None:
+        layers.append(brain.view(np.uint8) if brain.dtype == np.bool_ else brain.astype(np.uint8))
+    out_masks: npt.NDArray[np.uint8] | None = None
+    out_brain: npt.NDArray[np.bool_] | None = None
+    if layers:
+        stacked = _resize(np.dstack(layers), size, nearest=True)
+        stacked = stacked.reshape(size, size, len(layers))
+        if masks is not None:
+            out_masks = np.ascontiguousarray(np.moveaxis(stacked[..., : len(masks)], -1, 0))
+            out_masks = out_masks.astype(np.uint8, copy=False)
+        if brain is not None:
+            out_brain = stacked[..., -1].astype(bool)
     return out_image, out_masks, out_brain
 
 
