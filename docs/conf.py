@@ -94,6 +94,77 @@ html_theme = "furo"
 html_title = f"radiogenomics {release}"
 html_static_path: list[str] = []
 
+# -- numpy annotations, spelled as the source spells them -----------------------------------
+#
+# ``npt.NDArray[np.uint8]`` is ``numpy.ndarray[tuple[Any, ...], numpy.dtype[numpy.uint8]]``
+# at run time and ``npt.ArrayLike`` a union of seven private numpy types; both render
+# here as written in the source: ``NDArray[uint8]`` and ``ArrayLike``.
+
+
+def _typehints_formatter(annotation: Any, config: Any = None) -> str | None:
+    """Parameter-list rendering of numpy annotations (sphinx-autodoc-typehints hook)."""
+    if config is None:  # called for signatures, handled by _shorten_numpy_signature
+        return None
+    import typing
+
+    import numpy as np
+    import numpy.typing as npt
+    from sphinx_autodoc_typehints import format_annotation
+
+    if typing.get_origin(annotation) is np.ndarray:
+        _shape, dtype = typing.get_args(annotation)
+        (scalar,) = typing.get_args(dtype) or (typing.Any,)
+        return (
+            r":py:class:`~numpy.typing.NDArray`\ \["
+            + format_annotation(scalar, config)
+            + "]"
+        )
+    array_like = set(typing.get_args(npt.ArrayLike))
+    args = typing.get_args(annotation)
+    if args and array_like <= set(args) and typing.get_origin(annotation) in {
+        typing.Union,
+        __import__("types").UnionType,
+    }:
+        rest = [format_annotation(a, config) for a in args if a not in array_like]
+        return " | ".join([*rest, ":py:data:`~numpy.typing.ArrayLike`"])
+    return None
+
+
+typehints_formatter = _typehints_formatter
+
+
+def _shorten_numpy(text: str) -> str:
+    from sphinx.util.typing import stringify_annotation
+    import numpy.typing as npt
+
+    text = text.replace(stringify_annotation(npt.ArrayLike, "smart"), "~numpy.typing.ArrayLike")
+    opening = "~numpy.ndarray[tuple[~typing.Any, ...], ~numpy.dtype["
+    while (start := text.find(opening)) >= 0:
+        depth, i = 2, start + len(opening)
+        while depth and i < len(text):
+            depth += {"[": 1, "]": -1}.get(text[i], 0)
+            i += 1
+        scalar = text[start + len(opening) : i - 2]
+        text = text[:start] + f"~numpy.typing.NDArray[{scalar}]" + text[i:]
+    return text
+
+
+def _shorten_numpy_signature(
+    app: Any, what: str, name: str, obj: Any, options: Any, signature: Any, ret: Any
+) -> tuple[str | None, str | None] | None:
+    """Signature rendering of numpy annotations (runs sphinx-autodoc-typehints first)."""
+    from sphinx_autodoc_typehints import process_signature
+
+    result = process_signature(app, what, name, obj, options, signature, ret)
+    if result is None:
+        return None
+    new_signature, new_return = result
+    return (
+        None if new_signature is None else _shorten_numpy(new_signature),
+        None if new_return is None else _shorten_numpy(new_return),
+    )
+
+
 # -- Third-party names that cannot resolve without intersphinx ----------------------------
 #
 # Only names from other projects are listed; every radiogenomics name must resolve.
@@ -240,6 +311,7 @@ def _check_public_names(app: Any, env: Any) -> None:
 
 
 def setup(app: Any) -> dict[str, Any]:
+    app.connect("autodoc-process-signature", _shorten_numpy_signature, priority=400)
     app.connect("missing-reference", _resolve_reexport)
     app.connect("env-updated", _forget_index)
     app.connect("env-check-consistency", _check_public_names)

@@ -13,10 +13,16 @@ Step = Callable[[Any], Any]
 """A step: any callable taking the previous step's output (a record or a list of them)."""
 
 
-def _describe(value: object) -> str:
+def _patient(value: object) -> str | None:
+    """The patient of a record, or of the first record of a sequence, if any."""
     patient = getattr(value, "patient_id", None)
     if patient is None and isinstance(value, Sequence) and value and not isinstance(value, str):
         patient = getattr(value[0], "patient_id", None)
+    return None if patient is None else str(patient)
+
+
+def _describe(value: object) -> str:
+    patient = _patient(value)
     return f" for patient {patient}" if patient is not None else ""
 
 
@@ -62,7 +68,7 @@ class Pipeline:
             except Exception as error:
                 raise StepError(
                     f"step {position} {step!r} failed: {type(error).__name__}: {error}",
-                    patient_id=getattr(data, "patient_id", None),
+                    patient_id=_patient(data),
                 ) from error
         return data
 

@@ -1,0 +1,308 @@
+"""Stage 1 preparation: outputs, resumability, atomicity, failures, presets, real data."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from radiogenomics.data import (
+    MANIFEST_FIELDS,
+    PreparedSlices,
+    SegmentationPrepConfig,
+    build_segmentation_pipeline,
+    prepare_segmentation,
+    read_manifest,
+)
+from radiogenomics.errors import ConfigurationError
+from radiogenomics.io import find_brats_cases
+from radiogenomics.presets import segmentation_preset
+
+SMALL = SegmentationPrepConfig(size=32)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def prepared(synthetic_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("prepared") / "out"
+    report = prepare_segmentation(find_brats_cases(synthetic_cohort), out, config=SMALL)
+    assert report.ok, report.summary()
+    return out
+
+
+def test_manifest_lists_every_stored_slice(prepared: Path) -> None:
+    rows = read_manifest(prepared / "manifest.csv")
+    assert rows, "the synthetic tumors must leave slices"
+    assert list(rows[0]) == list(MANIFEST_FIELDS)
+    assert {r["patient_id"] for r in rows} == {f"BraTS2021_{i:05d}" for i in range(1, 5)}
+    assert {r["modality"] for r in rows} == {"flair", "t1", "t1ce", "t2"}
+    assert {r["plane"] for r in rows} == {"axial", "coronal", "sagittal"}
+    assert all(float(r["tumor_ratio"]) > SMALL.min_ratio for r in rows)
+    store = PreparedSlices(prepared)
+    assert len(store) == len(rows)
+    for item in store:
+        assert item.image.shape == (32, 32)
+        assert item.image.dtype == np.uint8
+        assert item.masks.shape == (2, 32, 32)
+        assert set(np.unique(item.masks)) <= {0, 1}
+        # ET is inside WT, and each kept slice shows tumor.
+        assert not np.any(item.masks[1] & ~item.masks[0])
+        assert item.masks[0].any()
+
+
+def test_manifest_is_sorted_by_case_and_matches_case_files(prepared: Path) -> None:
+    rows = read_manifest(prepared / "manifest.csv")
+    ids = [r["patient_id"] for r in rows]
+    assert ids == sorted(ids)
+    per_case = [
+        row for case in sorted(set(ids)) for row in read_manifest(prepared / case / "slices.csv")
+    ]
+    assert per_case == rows
+
+
+def test_slices_keep_geometric_order_within_each_series(prepared: Path) -> None:
+    rows = read_manifest(prepared / "manifest.csv")
+    series: dict[tuple[str, str, str], list[int]] = {}
+    for r in rows:
+        series.setdefault((r["patient_id"], r["modality"], r["plane"]), []).append(
+            int(r["slice_index"])
+        )
+    for indices in series.values():
+        assert indices == sorted(indices)
+        assert len(set(indices)) == len(indices)
+
+
+def test_rerun_skips_finished_cases_and_finishes_the_rest(
+    prepared: Path, synthetic_cohort: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(prepared, out)
+    before = _digest(out)
+    shutil.rmtree(out / "BraTS2021_00002")  # as if interrupted before this case
+    (out / ".partial" / "BraTS2021_00002-deadbeef").mkdir(parents=True)  # half-written
+    report = prepare_segmentation(find_brats_cases(synthetic_cohort), out, config=SMALL)
+    statuses = {o.case_id: o.status for o in report.outcomes}
+    assert statuses == {
+        "BraTS2021_00001": "skipped",
+        "BraTS2021_00002": "written",
+        "BraTS2021_00003": "skipped",
+        "BraTS2021_00004": "skipped",
+    }
+    assert not (out / ".partial").exists() or not any((out / ".partial").iterdir())
+    after = {k: v for k, v in _digest(out).items() if not k.startswith(".partial")}
+    assert after == before, "a resumed run must end with exactly the uninterrupted output"
+
+
+def test_parallel_workers_give_byte_identical_output(
+    prepared: Path, synthetic_cohort: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "parallel"
+    report = prepare_segmentation(find_brats_cases(synthetic_cohort), out, config=SMALL, workers=2)
+    assert report.ok
+    assert _digest(out) == _digest(prepared)
+
+
+def test_other_settings_on_a_prepared_folder_are_refused(
+    prepared: Path, synthetic_cohort: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(prepared, out)
+    with pytest.raises(ConfigurationError, match=r"min_ratio: 0\.01 -> 0\.05") as info:
+        prepare_segmentation(
+            find_brats_cases(synthetic_cohort),
+            out,
+            config=SegmentationPrepConfig(size=32, min_ratio=0.05),
+        )
+    assert "--overwrite" in str(info.value)
+    report = prepare_segmentation(
+        find_brats_cases(synthetic_cohort),
+        out,
+        config=SegmentationPrepConfig(size=32, min_ratio=0.05),
+        overwrite=True,
+    )
+    rows = read_manifest(out / "manifest.csv")
+    assert report.ok and rows and all(float(r["tumor_ratio"]) > 0.05 for r in rows)
+
+
+def test_a_bad_case_fails_alone_and_nothing_half_written_remains(
+    synthetic_cohort: Path, tmp_path: Path
+) -> None:
+    task1 = tmp_path / "task1"
+    shutil.copytree(synthetic_cohort, task1)
+    flair = task1 / "BraTS2021_00003" / "BraTS2021_00003_flair.nii.gz"
+    flair.write_bytes(flair.read_bytes()[:300])  # truncated download
+    out = tmp_path / "out"
+    report = prepare_segmentation(find_brats_cases(task1), out, config=SMALL)
+    assert not report.ok
+    assert [o.case_id for o in report.failed] == ["BraTS2021_00003"]
+    assert "BraTS2021_00003_flair.nii.gz" in (report.failed[0].error or "")
+    assert not (out / "BraTS2021_00003").exists()
+    assert {r["patient_id"] for r in read_manifest(out / "manifest.csv")} == {
+        "BraTS2021_00001",
+        "BraTS2021_00002",
+        "BraTS2021_00004",
+    }
+    with (out / "failures.csv").open() as handle:
+        failures = list(csv.DictReader(handle))
+    assert [f["case_id"] for f in failures] == ["BraTS2021_00003"]
+    assert "FAILED BraTS2021_00003" in report.summary()
+    # Repairing the file and rerunning finishes the job and clears failures.csv.
+    shutil.copy(synthetic_cohort / "BraTS2021_00003" / flair.name, flair)
+    report = prepare_segmentation(find_brats_cases(task1), out, config=SMALL)
+    assert report.ok
+    assert not (out / "failures.csv").exists()
+
+
+def test_a_crash_while_writing_leaves_no_case_folder(
+    synthetic_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import radiogenomics.data.store as store
+
+    calls = {"n": 0}
+    real_save = np.save
+
+    def failing_save(path: object, array: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        real_save(path, array)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(store.np, "save", failing_save)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="No space left"):
+        prepare_segmentation(find_brats_cases(synthetic_cohort)[:1], out, config=SMALL)
+    assert not (out / "BraTS2021_00001").exists()
+    assert not any((out / ".partial").iterdir())
+
+
+def test_leakage_guard_removes_task2_patients(synthetic_cohort: Path, tmp_path: Path) -> None:
+    labels = tmp_path / "train_labels.csv"
+    labels.write_text("BraTS21ID,MGMT_value\n2,1\n00004,0\n00999,1\n")
+    from radiogenomics.io import task2_patient_ids
+
+    out = tmp_path / "out"
+    report = prepare_segmentation(
+        find_brats_cases(synthetic_cohort), out, config=SMALL, exclude_ids=task2_patient_ids(labels)
+    )
+    assert report.excluded == ["BraTS2021_00002", "BraTS2021_00004"]
+    assert {r["patient_id"] for r in read_manifest(out / "manifest.csv")} == {
+        "BraTS2021_00001",
+        "BraTS2021_00003",
+    }
+    assert "leakage guard: 2 cases" in report.summary()
+    assert (out / "excluded.csv").read_text().count("leakage guard") == 2
+
+
+def test_released_code_preset_keeps_every_t_th_passing_slice(synthetic_cohort: Path) -> None:
+    """Filter on the whole slice (> 0.01), then keep 0, T, 2T... of the n passing slices."""
+    from radiogenomics.io import load_case
+    from radiogenomics.masks import tumor_masks
+
+    config = segmentation_preset("released-code", size=None)
+    case = find_brats_cases(synthetic_cohort)[0]
+    loaded = load_case(case)
+    assert loaded.label_map is not None
+    wt = tumor_masks(loaded.label_map, regions=("WT",))[0]
+    pipeline = build_segmentation_pipeline(config)
+    from radiogenomics.records import VolumeRecord
+
+    volume = VolumeRecord(
+        patient_id=case.case_id,
+        modality="t1ce",
+        image=loaded.images["t1ce"],
+        affine=loaded.affine,
+        masks=tumor_masks(loaded.label_map),
+    )
+    kept = pipeline(volume)
+    for axis, plane in enumerate(("sagittal", "coronal", "axial")):
+        ratios = wt.mean(axis=tuple(a for a in range(3) if a != axis))
+        passing = [i for i, r in enumerate(ratios) if r > 0.01]
+        step = max(round(0.1 * len(passing)), 1)
+        expected = passing[::step]
+        assert [r.index for r in kept if r.plane == plane] == expected
+        assert len(expected) == math.ceil(len(passing) / step)
+
+
+def test_2023_naming_and_labels_prepare_the_same_masks(tmp_path: Path) -> None:
+    from radiogenomics.testing import make_brats_case
+
+    old = make_brats_case(seed=5, shape=(40, 40, 32), case_id="BraTS2021_00005")
+    new = make_brats_case(
+        seed=5, shape=(40, 40, 32), case_id="BraTS-GLI-00005-000", convention="brats2023"
+    )
+    old.write(tmp_path / "a")
+    new.write(tmp_path / "b")
+    config = SegmentationPrepConfig(size=None)
+    prepare_segmentation(find_brats_cases(tmp_path / "a"), tmp_path / "pa", config=config)
+    prepare_segmentation(find_brats_cases(tmp_path / "b"), tmp_path / "pb", config=config)
+    a = PreparedSlices(tmp_path / "pa")
+    b = PreparedSlices(tmp_path / "pb")
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.masks, y.masks)
+        np.testing.assert_array_equal(x.image, y.image)
+
+
+def test_config_json_round_trip() -> None:
+    config = segmentation_preset("released-code", planes=("axial",), size=None)
+    assert SegmentationPrepConfig.from_json(config.to_json()) == config
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"modalities": ("flair", "dwi")}, "did you mean|expected one of"),
+        ({"order": "filter-first"}, "expected one of"),
+        ({"size": 4}, "too small"),
+        ({"min_ratio": -0.1}, "out of range"),
+        ({"sampler": "strided"}, "Did you mean 'stride'"),
+    ],
+)
+def test_invalid_settings_are_refused_with_a_clear_message(
+    change: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        SegmentationPrepConfig(**change)  # type: ignore[arg-type]
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    ("preset", "per_plane"),
+    [
+        ("released-code", {"sagittal": 40, "coronal": 40, "axial": 40}),
+        ("writeup", None),
+    ],
+)
+def test_real_case_preparation(
+    real_case_dir: Path, tmp_path: Path, preset: str, per_plane: dict[str, int] | None
+) -> None:
+    out = tmp_path / preset
+    report = prepare_segmentation(
+        find_brats_cases(real_case_dir),
+        out,
+        config=segmentation_preset(preset),  # type: ignore[arg-type]
+    )
+    assert report.ok, report.summary()
+    rows = read_manifest(out / "manifest.csv")
+    counts = {p: sum(r["plane"] == p for r in rows) for p in ("sagittal", "coronal", "axial")}
+    if per_plane is not None:
+        assert counts == per_plane
+    assert all(v > 0 for v in counts.values())
+    store = PreparedSlices(out)
+    assert store[0].image.shape == (224, 224)
+    # The stored images are real brain slices: a bright tumor-bearing region and dark background.
+    mean_tumor = np.mean([s.image[s.masks[0] > 0].mean() for s in store if s.masks[0].any()])
+    assert mean_tumor > 30
+    assert all(float(r["tumor_ratio"]) > 0.01 for r in rows)
