@@ -169,7 +169,20 @@ def _shorten_numpy_signature(
 #
 # Only names from other projects are listed; every radiogenomics name must resolve.
 
-nitpick_ignore_regex: list[tuple[str, str]] = []
+nitpick_ignore_regex = [
+    # numpy: ndarray, dtype, scalar types, and the numpy.typing aliases above.
+    ("py:class", r"numpy\.(ndarray|dtype|typing\.NDArray|(u?int|float|complex)\d*|bool_?|integer|floating|number|generic)"),
+    ("py:data", r"numpy\.typing\.ArrayLike"),
+    # nibabel, named in prose.
+    ("py:func", r"nibabel\.orientations\.io_orientation"),
+    # the standard library (no intersphinx to docs.python.org).
+    ("py:class", r"pathlib\.Path"),
+    ("py:class", r"os\.PathLike"),
+    ("py:class", r"argparse\.ArgumentParser"),
+    ("py:class", r"collections\.abc\.(Callable|Collection|Iterable|Iterator|Mapping|Sequence)"),
+    ("py:data", r"typing\.(Any|Literal|Optional|Union)"),
+    ("py:data", r"Ellipsis"),
+]
 
 
 # -- Re-exported names -------------------------------------------------------------------

@@ -20,22 +20,45 @@ def test_prepare_segmentation_command(
     code = main(
         [
             "prepare-segmentation",
-            "--task1-dir", str(synthetic_cohort),
-            "--out", str(out),
-            "--preset", "released-code",
-            "--size", "32",
-            "--planes", "axial", "coronal",
+            "--task1-dir",
+            str(synthetic_cohort),
+            "--out",
+            str(out),
+            "--preset",
+            "released-code",
+            "--size",
+            "32",
+            "--planes",
+            "axial",
+            "coronal",
             "--no-progress",
         ]
-    )  # fmt: skip
+    )
     assert code == 0
     rows = read_manifest(out / "manifest.csv")
     assert {r["plane"] for r in rows} == {"axial", "coronal"}
     assert "4 cases written" in capsys.readouterr().out
     # Rerun: nothing to do, same output.
-    assert main(["prepare-segmentation", "--task1-dir", str(synthetic_cohort), "--out", str(out),
-                 "--preset", "released-code", "--size", "32", "--planes", "axial", "coronal",
-                 "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "prepare-segmentation",
+                "--task1-dir",
+                str(synthetic_cohort),
+                "--out",
+                str(out),
+                "--preset",
+                "released-code",
+                "--size",
+                "32",
+                "--planes",
+                "axial",
+                "coronal",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "4 already prepared" in capsys.readouterr().out
     assert read_manifest(out / "manifest.csv") == rows
 
@@ -48,8 +71,18 @@ def test_prepare_segmentation_reports_failures_and_exits_1(
     task1 = tmp_path / "task1"
     shutil.copytree(synthetic_cohort, task1)
     (task1 / "BraTS2021_00001" / "BraTS2021_00001_t2.nii.gz").unlink()
-    code = main(["prepare-segmentation", "--task1-dir", str(task1), "--out", str(tmp_path / "o"),
-                 "--size", "32", "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "prepare-segmentation",
+            "--task1-dir",
+            str(task1),
+            "--out",
+            str(tmp_path / "o"),
+            "--size",
+            "32",
+            "--no-progress",
+        ]
+    )
     assert code == 1
     out = capsys.readouterr().out
     assert "FAILED BraTS2021_00001" in out
@@ -62,8 +95,20 @@ def test_prepare_segmentation_leakage_guard_flag(
 ) -> None:
     task2 = tmp_path / "task2"
     (task2 / "00001").mkdir(parents=True)
-    code = main(["prepare-segmentation", "--task1-dir", str(synthetic_cohort), "--out", str(tmp_path / "o"),
-                 "--size", "32", "--task2-dir", str(task2), "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "prepare-segmentation",
+            "--task1-dir",
+            str(synthetic_cohort),
+            "--out",
+            str(tmp_path / "o"),
+            "--size",
+            "32",
+            "--task2-dir",
+            str(task2),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     assert "leakage guard: 1 cases" in capsys.readouterr().out
     assert "BraTS2021_00001" not in {
@@ -85,8 +130,17 @@ def test_configuration_errors_exit_2_with_the_reason(
     )
     assert code == 1
     assert "does not exist" in capsys.readouterr().err
-    code = main(["prepare-segmentation", "--task1-dir", str(tmp_path), "--out", str(tmp_path / "o"),
-                 "--min-ratio", "-1"])  # fmt: skip
+    code = main(
+        [
+            "prepare-segmentation",
+            "--task1-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+            "--min-ratio",
+            "-1",
+        ]
+    )
     assert code == 2
     assert "min_ratio=-1.0 is out of range" in capsys.readouterr().err
 
@@ -118,8 +172,19 @@ def test_presets_command_prints_settings(capsys: pytest.CaptureFixture[str]) -> 
 def test_demo_command_runs_on_synthetic_and_real_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], real_case_dir: Path
 ) -> None:
-    code = main(["demo", "--out", str(tmp_path / "demo"), "--cases", "2", "--workers", "1",
-                 "--real-case", str(real_case_dir)])  # fmt: skip
+    code = main(
+        [
+            "demo",
+            "--out",
+            str(tmp_path / "demo"),
+            "--cases",
+            "2",
+            "--workers",
+            "1",
+            "--real-case",
+            str(real_case_dir),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "[synthetic / preset writeup] 2 cases written" in out
@@ -142,7 +207,8 @@ def test_module_entry_point_and_version() -> None:
 def test_import_is_light() -> None:
     code = (
         "import sys, radiogenomics, radiogenomics.io, radiogenomics.slicing, radiogenomics.filters;"
-        "heavy = [m for m in ('torch', 'timm', 'segmentation_models_pytorch', 'pydicom', 'cv2') if m in sys.modules];"
+        "names = ('torch', 'timm', 'segmentation_models_pytorch', 'pydicom', 'cv2');"
+        "heavy = [m for m in names if m in sys.modules];"
         "print(','.join(heavy))"
     )
     result = subprocess.run(

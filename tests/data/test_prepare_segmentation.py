@@ -133,7 +133,9 @@ def test_other_settings_on_a_prepared_folder_are_refused(
         overwrite=True,
     )
     rows = read_manifest(out / "manifest.csv")
-    assert report.ok and rows and all(float(r["tumor_ratio"]) > 0.05 for r in rows)
+    assert report.ok
+    assert rows
+    assert all(float(r["tumor_ratio"]) > 0.05 for r in rows)
 
 
 def test_a_bad_case_fails_alone_and_nothing_half_written_remains(
