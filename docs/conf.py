@@ -105,6 +105,7 @@ def _typehints_formatter(annotation: Any, config: Any = None) -> str | None:
     """Parameter-list rendering of numpy annotations (sphinx-autodoc-typehints hook)."""
     if config is None:  # called for signatures, handled by _shorten_numpy_signature
         return None
+    import types
     import typing
 
     import numpy as np
@@ -119,12 +120,10 @@ def _typehints_formatter(annotation: Any, config: Any = None) -> str | None:
             + format_annotation(scalar, config)
             + "]"
         )
-    array_like = set(typing.get_args(npt.ArrayLike))
+    array_like = typing.get_args(npt.ArrayLike)
     args = typing.get_args(annotation)
-    if args and array_like <= set(args) and typing.get_origin(annotation) in {
-        typing.Union,
-        __import__("types").UnionType,
-    }:
+    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    if is_union and all(a in args for a in array_like):
         rest = [format_annotation(a, config) for a in args if a not in array_like]
         return " | ".join([*rest, ":py:data:`~numpy.typing.ArrayLike`"])
     return None

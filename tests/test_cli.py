@@ -189,6 +189,8 @@ def test_demo_command_runs_on_synthetic_and_real_data(
     out = capsys.readouterr().out
     assert "[synthetic / preset writeup] 2 cases written" in out
     assert "[real / preset released-code] 1 cases written" in out
+    assert "synthetic Task 2: 2 DICOM patients" in out
+    assert len(list((tmp_path / "demo" / "synthetic-task2").glob("*.nii.gz"))) == 1
     rows = read_manifest(tmp_path / "demo" / "prepared-real-released-code" / "manifest.csv")
     assert len(rows) == 120
 

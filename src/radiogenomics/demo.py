@@ -26,6 +26,29 @@ def _describe(out: Path) -> str:
     )
 
 
+def _dicom_demo(root: Path) -> None:
+    """Write Kaggle-like DICOM patients, read each series back, convert one to NIfTI."""
+    from radiogenomics.io.dicom import find_task2_patients, read_dicom_series, series_to_nifti
+    from radiogenomics.io.labels import read_labels
+    from radiogenomics.testing import write_task2_cohort
+
+    if not (root / "train_labels.csv").is_file():
+        write_task2_cohort(root, n_patients=2, seed=0, size=64)
+    labels = read_labels(root / "train_labels.csv")
+    patients = find_task2_patients(root / "train")
+    print(f"synthetic Task 2: {len(patients)} DICOM patients in {root} (labels {labels})")
+    for patient_id, series in patients.items():
+        parts = []
+        for mri_type, folder in series.items():
+            dicom = read_dicom_series(folder, patient_id=patient_id, mri_type=mri_type)
+            parts.append(f"{mri_type} {dicom.plane} {dicom.pixels.shape[0]} slices")
+        print(f"  patient {patient_id}: " + "; ".join(parts))
+    patient_id, series = next(iter(patients.items()))
+    mri_type, folder = next(iter(series.items()))
+    path = series_to_nifti(folder, root / f"{patient_id}_{mri_type}.nii.gz")
+    print(f"  dicom-to-nifti: {folder} -> {path}")
+
+
 def run_demo(
     *, out: Path, n_cases: int = 6, real_case: Path | None = None, workers: int = 2
 ) -> int:
@@ -63,5 +86,6 @@ def run_demo(
             print(f"[{label} / preset {preset}] {report.summary()}")
             print(_describe(target))
             status |= 0 if report.ok else 1
+    _dicom_demo(out / "synthetic-task2")
     print(f"demo finished in {time.perf_counter() - started:.1f} s; outputs under {out}")
     return status
