@@ -37,7 +37,7 @@ LabelConvention = Literal["brats2021", "brats2023"]
 """Which BraTS label convention a label map follows (ET = 4 or ET = 3)."""
 
 Region = Literal["WT", "TC", "ET"]
-"""A BraTS tumor sub-region: whole tumor, tumor core, enhancing tumor."""
+"""A BraTS tumor sub-region (whole tumor, tumor core or enhancing tumor)."""
 
 REGIONS: tuple[Region, ...] = ("WT", "TC", "ET")
 
@@ -162,7 +162,7 @@ def tumor_masks(
         convention: ``"brats2021"`` or ``"brats2023"``.
 
     Returns:
-        uint8 array of shape (len(regions), *S) with values 0 or 1.
+        uint8 array of shape ``(len(regions), *S)`` with values 0 or 1.
     """
     return np.stack([region_mask(label_map, r, convention=convention) for r in regions]).astype(
         np.uint8

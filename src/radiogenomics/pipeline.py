@@ -10,7 +10,7 @@ from radiogenomics.errors import RadiogenomicsError, StepError
 __all__ = ["Pipeline", "Step"]
 
 Step = Callable[[Any], Any]
-"""A step: any callable taking the previous step's output (a record or a list of them)."""
+"""Any callable that takes the previous step's output (a record or a list of records)."""
 
 
 def _patient(value: object) -> str | None:

@@ -240,9 +240,9 @@ def test_invalid_configuration(kwargs: dict[str, object], match: str) -> None:
 def test_repr_shows_only_non_default_arguments() -> None:
     assert repr(SliceExtractor()) == "SliceExtractor()"
     assert repr(SliceExtractor(planes=["axial"])) == "SliceExtractor(planes=('axial',))"
-    assert repr(
-        SliceExtractor(orientation="radiological", intensity=None, size=224)
-    ) == ("SliceExtractor(orientation='radiological', intensity=None, size=224)")
+    assert repr(SliceExtractor(orientation="radiological", intensity=None, size=224)) == (
+        "SliceExtractor(orientation='radiological', intensity=None, size=224)"
+    )
 
 
 @pytest.mark.realdata

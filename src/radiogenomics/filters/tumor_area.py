@@ -16,10 +16,10 @@ from radiogenomics.records import SliceRecord
 __all__ = ["AreaMeasure", "AreaReference", "TumorAreaFilter", "tumor_area_ratio"]
 
 AreaReference = Literal["brain", "slice"]
-"""What the tumor area is divided by: the brain area, or the whole slice."""
+"""What the tumor area is divided by (the brain area, or the whole slice)."""
 
 AreaMeasure = Literal["pixels", "largest_contour"]
-"""How an area is measured: pixel count, or area of the largest outer contour."""
+"""How an area is measured (pixel count, or the area of the largest outer contour)."""
 
 
 def tumor_area_ratio(

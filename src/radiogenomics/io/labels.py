@@ -27,8 +27,9 @@ KNOWN_BAD_SERIES: frozenset[tuple[str, str]] = frozenset(
 )
 """``(patient_id, mri_type)`` series that the challenge host flagged as bad.
 
-Commands skip them by default and say so; pass ``exclude=()`` (or
-``--include-known-bad`` on the command line) to keep them.
+:func:`is_known_bad` checks a series against this list by default; stage 2
+preparation (next release) skips these series and says so. Pass ``exclude=()`` to
+:func:`is_known_bad` to keep them.
 """
 
 
@@ -85,7 +86,8 @@ def read_labels(path: str | Path) -> dict[str, int]:
                 f"expected columns BraTS21ID,MGMT_value; got {fields}.",
                 path=path,
             )
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num  # the file's line (blank lines are skipped, not counted)
             raw_id = (row.get("BraTS21ID") or "").strip()
             if not raw_id:
                 raise LabelError(f"line {line}: the BraTS21ID is empty.", path=path)

@@ -94,6 +94,10 @@ def _similarity(
     return float(np.clip(rows[i] @ rows[j], -1.0, 1.0))
 
 
+_REPEAT = 1.0 - 1e-9
+"""A similarity at or above this is an exact (affine) repeat, up to rounding: never kept."""
+
+
 def distinct_indices(
     images: Sequence[npt.NDArray[Any]], *, max_similarity: float = 0.9, subsample: int = 1
 ) -> list[int]:
@@ -101,7 +105,8 @@ def distinct_indices(
 
     Walks the slices in order, always keeps the first, and keeps each next slice whose
     :func:`slice_similarity` (with the same ``subsample``) to the last kept slice is at
-    most ``max_similarity``.
+    most ``max_similarity`` and which is not an exact (affine) repeat of it (similarity
+    1 up to rounding).
 
     Args:
         images: The slices of one series, in order, each of shape (H, W).
@@ -117,7 +122,8 @@ def distinct_indices(
     rows, means, constant = _unit_rows(images, subsample)
     kept = [0]
     for i in range(1, len(images)):
-        if _similarity(rows, means, constant, kept[-1], i) <= max_similarity:
+        similarity = _similarity(rows, means, constant, kept[-1], i)
+        if similarity <= max_similarity and similarity < _REPEAT:
             kept.append(i)
     return kept
 

@@ -1,0 +1,415 @@
+"""BraTS Task 1 NIfTI cases: discovery under both namings, decoding and every error."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from radiogenomics.errors import (
+    CorruptFileError,
+    GeometryError,
+    InputNotFoundError,
+    InvalidInputError,
+    LabelError,
+)
+from radiogenomics.io import MODALITIES, NAMING, BratsCase, find_brats_cases, load_case, read_nifti
+from radiogenomics.testing import make_brats_case, write_brats_cohort
+
+SHAPE = (12, 12, 10)
+
+
+@pytest.fixture
+def case(tmp_path: Path) -> BratsCase:
+    """One small BraTS 2021 case written under ``tmp_path/cases``."""
+    return make_brats_case(seed=7, shape=SHAPE).write(tmp_path / "cases")
+
+
+def save(path: Path, data: np.ndarray[Any, Any], affine: np.ndarray[Any, Any]) -> None:
+    nib.save(nib.Nifti1Image(data, affine), str(path))
+
+
+def affine_of(case: BratsCase) -> np.ndarray[Any, Any]:
+    return np.asarray(nib.load(str(case.images["flair"])).affine)
+
+
+# --- find_brats_cases ---------------------------------------------------------------
+
+
+def test_finds_a_brats2021_cohort(tmp_path: Path) -> None:
+    written = write_brats_cohort(tmp_path, n_cases=3, seed=1, shape=SHAPE)
+    found = find_brats_cases(tmp_path)
+    assert [c.case_id for c in found] == ["BraTS2021_00001", "BraTS2021_00002", "BraTS2021_00003"]
+    assert found == written
+    for c in found:
+        assert c.convention == "brats2021"
+        assert tuple(c.images) == MODALITIES
+        assert c.folder == tmp_path / c.case_id
+        assert c.images["t1ce"].name == f"{c.case_id}_t1ce.nii.gz"
+        assert c.label == c.folder / f"{c.case_id}_seg.nii.gz"
+
+
+def test_finds_a_brats2023_cohort(tmp_path: Path) -> None:
+    write_brats_cohort(tmp_path, n_cases=2, seed=1, shape=SHAPE, convention="brats2023", first_id=5)
+    found = find_brats_cases(tmp_path)
+    assert [c.case_id for c in found] == ["BraTS-GLI-00005-000", "BraTS-GLI-00006-000"]
+    for c in found:
+        assert c.convention == "brats2023"
+        # Modalities are reported under the 2021 names.
+        assert tuple(c.images) == MODALITIES
+        assert c.images["flair"].name == f"{c.case_id}-t2f.nii.gz"
+        assert c.images["t1"].name == f"{c.case_id}-t1n.nii.gz"
+        assert c.label is not None
+        assert c.label.name == f"{c.case_id}-seg.nii.gz"
+    assert [c.patient_number for c in found] == ["00005", "00006"]
+
+
+def test_mixed_namings_and_nested_folders(tmp_path: Path) -> None:
+    write_brats_cohort(tmp_path / "2021" / "train", n_cases=1, seed=1, shape=SHAPE)
+    write_brats_cohort(tmp_path / "2023", n_cases=1, seed=2, shape=SHAPE, convention="brats2023")
+    found = find_brats_cases(tmp_path)
+    assert [(c.case_id, c.convention) for c in found] == [
+        ("BraTS-GLI-00001-000", "brats2023"),
+        ("BraTS2021_00001", "brats2021"),
+    ]
+
+
+def test_a_single_case_folder_as_root(case: BratsCase) -> None:
+    (found,) = find_brats_cases(case.folder)
+    assert found == case
+
+
+def test_uncompressed_files_and_hidden_files(tmp_path: Path) -> None:
+    folder = tmp_path / "BraTS2021_00042"
+    folder.mkdir()
+    volume = np.zeros(SHAPE, np.int16)
+    for modality in MODALITIES:
+        save(folder / f"BraTS2021_00042_{modality}.nii", volume, np.eye(4))
+    (folder / "._BraTS2021_00099_flair.nii.gz").write_bytes(b"macOS resource fork")
+    (folder / "notes.txt").write_text("not an image")
+    (found,) = find_brats_cases(tmp_path)
+    assert found.case_id == "BraTS2021_00042"
+    assert found.images["t1"].suffix == ".nii"
+    assert found.label is None
+
+
+def test_missing_root_raises(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(InputNotFoundError, match="does not exist") as info:
+        find_brats_cases(missing)
+    assert info.value.path == missing
+    assert isinstance(info.value, FileNotFoundError)
+
+
+def test_root_that_is_a_file_raises(case: BratsCase) -> None:
+    with pytest.raises(InputNotFoundError, match="not a folder"):
+        find_brats_cases(case.images["flair"])
+
+
+def test_root_without_cases_raises(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "readme.txt").write_text("hello")
+    with pytest.raises(InputNotFoundError, match="no BraTS case found") as info:
+        find_brats_cases(tmp_path)
+    assert "<ID>_flair.nii.gz" in str(info.value)
+    assert "-t2f" in str(info.value)
+
+
+def test_duplicate_case_ids_raise(tmp_path: Path) -> None:
+    write_brats_cohort(tmp_path / "a", n_cases=2, seed=1, shape=SHAPE)
+    write_brats_cohort(tmp_path / "b", n_cases=1, seed=1, shape=SHAPE, first_id=2)
+    with pytest.raises(InvalidInputError, match=r"more than one folder: \['BraTS2021_00002'\]"):
+        find_brats_cases(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("case_id", "number"),
+    [
+        ("BraTS2021_00006", "00006"),
+        ("BraTS-GLI-00006-000", "00006"),
+        ("BraTS-GLI-01234-001", "01234"),
+        ("Synth_case", None),
+        ("BraTS2021_123456", None),  # six digits: not a patient number
+    ],
+)
+def test_patient_number(case_id: str, number: str | None) -> None:
+    case = BratsCase(
+        case_id=case_id, folder=Path("."), images={}, label=None, convention="brats2021"
+    )
+    assert case.patient_number == number
+
+
+# --- load_case ----------------------------------------------------------------------
+
+
+def test_load_case_round_trip(tmp_path: Path) -> None:
+    synthetic = make_brats_case(seed=7, shape=SHAPE)
+    loaded = load_case(synthetic.write(tmp_path))
+    assert loaded.shape == SHAPE
+    assert tuple(loaded.images) == MODALITIES
+    for modality in MODALITIES:
+        np.testing.assert_array_equal(loaded.images[modality], synthetic.images[modality])
+    assert loaded.label_map is not None
+    assert loaded.label_map.dtype == np.uint8
+    np.testing.assert_array_equal(loaded.label_map, synthetic.label_map)
+    np.testing.assert_allclose(loaded.affine, synthetic.affine)
+    assert repr(loaded) == (
+        "LoadedCase(case_id='BraTS2021_00007', modalities=('flair', 't1', 't1ce', 't2'), "
+        "shape=(12, 12, 10), label=yes)"
+    )
+
+
+def test_load_case_brats2023(tmp_path: Path) -> None:
+    synthetic = make_brats_case(seed=3, shape=SHAPE, convention="brats2023", case_id="BraTS-X")
+    loaded = load_case(synthetic.write(tmp_path))
+    assert loaded.label_map is not None
+    np.testing.assert_array_equal(loaded.label_map, synthetic.label_map)
+    assert 3 in loaded.label_map
+    assert 4 not in loaded.label_map
+
+
+def test_load_a_subset_of_modalities(case: BratsCase) -> None:
+    loaded = load_case(case, modalities=("t1ce",), require_label=False)
+    assert tuple(loaded.images) == ("t1ce",)
+    assert loaded.label_map is not None  # read when present
+
+
+def test_missing_modality_names_the_expected_file(case: BratsCase) -> None:
+    case.images["t1ce"].unlink()
+    (found,) = find_brats_cases(case.folder)
+    assert "t1ce" not in found.images
+    with pytest.raises(InputNotFoundError) as info:
+        load_case(found)
+    text = str(info.value)
+    assert "missing modalities ['t1ce']" in text
+    assert "BraTS2021_00007_t1ce.nii.gz" in text
+    assert info.value.patient_id == "BraTS2021_00007"
+    assert info.value.path == case.folder
+
+
+def test_missing_label(case: BratsCase) -> None:
+    assert case.label is not None
+    case.label.unlink()
+    (found,) = find_brats_cases(case.folder)
+    with pytest.raises(InputNotFoundError, match=r"BraTS2021_00007_seg\.nii\.gz"):
+        load_case(found)
+    assert load_case(found, require_label=False).label_map is None
+
+
+def test_mismatched_shape_names_the_file(case: BratsCase) -> None:
+    save(case.images["t1"], np.zeros((12, 12, 9), np.int16), affine_of(case))
+    with pytest.raises(GeometryError) as info:
+        load_case(case)
+    assert info.value.path == case.images["t1"]
+    assert "shape (12, 12, 9) differs from (12, 12, 10) of BraTS2021_00007_flair.nii.gz" in str(
+        info.value
+    )
+    assert info.value.patient_id == "BraTS2021_00007"
+
+
+def test_mismatched_label_shape(case: BratsCase) -> None:
+    assert case.label is not None
+    save(case.label, np.zeros((11, 12, 10), np.uint8), affine_of(case))
+    with pytest.raises(GeometryError) as info:
+        load_case(case)
+    assert info.value.path == case.label
+
+
+def test_mismatched_affine_names_the_file(case: BratsCase) -> None:
+    affine = affine_of(case)
+    affine[0, 3] += 2.0
+    save(case.images["t2"], np.zeros(SHAPE, np.int16), affine)
+    with pytest.raises(GeometryError, match=r"affine differs .* \(max difference 2\)") as info:
+        load_case(case)
+    assert info.value.path == case.images["t2"]
+
+
+def test_affines_within_tolerance_are_equal(case: BratsCase) -> None:
+    affine = affine_of(case)
+    affine[0, 3] += 1e-4
+    save(case.images["t2"], np.zeros(SHAPE, np.int16), affine)
+    assert load_case(case).shape == SHAPE
+
+
+def test_truncated_file_is_corrupt(case: BratsCase) -> None:
+    path = case.images["flair"]
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptFileError) as info:
+        load_case(case)
+    assert info.value.path == path
+    assert info.value.patient_id == "BraTS2021_00007"
+    assert "truncated or not NIfTI" in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_truncated_uncompressed_file_is_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "x.nii"
+    save(path, np.ones((8, 8, 8), np.float32), np.eye(4))
+    data = path.read_bytes()
+    path.write_bytes(data[:400])
+    with pytest.raises(CorruptFileError) as info:
+        read_nifti(path)
+    assert info.value.path == path
+
+
+def test_not_a_nifti_file_is_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "x.nii.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(b"this is not a NIfTI header" * 20)
+    with pytest.raises(CorruptFileError, match="cannot decode"):
+        read_nifti(path, patient_id="P")
+
+
+def test_read_nifti_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputNotFoundError, match="does not exist") as info:
+        read_nifti(tmp_path / "gone.nii.gz", patient_id="P")
+    assert info.value.patient_id == "P"
+
+
+def test_four_dimensional_volume_is_a_geometry_error(case: BratsCase) -> None:
+    save(case.images["flair"], np.zeros((*SHAPE, 2), np.int16), affine_of(case))
+    with pytest.raises(GeometryError, match=r"expected a 3D volume; got shape \(12, 12, 10, 2\)"):
+        load_case(case)
+
+
+def test_trailing_singleton_axis_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "x.nii.gz"
+    save(path, np.arange(24, dtype=np.int16).reshape(2, 3, 4, 1), np.eye(4))
+    data, affine = read_nifti(path)
+    assert data.shape == (2, 3, 4)
+    np.testing.assert_array_equal(data, np.arange(24).reshape(2, 3, 4))
+    np.testing.assert_array_equal(affine, np.eye(4))
+
+
+def test_nan_voxels_are_rejected(case: BratsCase) -> None:
+    volume = np.ones(SHAPE, np.float32)
+    volume[1, 2, 3] = np.nan
+    volume[2, 2, 3] = np.inf
+    save(case.images["t2"], volume, affine_of(case))
+    with pytest.raises(InvalidInputError, match="holds 2 NaN or infinite voxels") as info:
+        load_case(case)
+    assert info.value.path == case.images["t2"]
+
+
+def test_complex_voxels_are_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "x.nii.gz"
+    save(path, np.ones((2, 2, 2), np.complex64), np.eye(4))
+    with pytest.raises(InvalidInputError, match="unsupported voxel dtype complex64"):
+        read_nifti(path)
+
+
+def test_header_scaling_is_applied(tmp_path: Path) -> None:
+    raw = np.arange(2 * 3 * 4, dtype=np.int16).reshape(2, 3, 4)
+    image = nib.Nifti1Image(raw, np.eye(4))
+    image.header.set_slope_inter(2.0, 1.0)
+    path = tmp_path / "scaled.nii.gz"
+    nib.save(image, str(path))
+    assert nib.load(str(path)).get_data_dtype() == np.int16  # stored as int16 on disk
+    data, _ = read_nifti(path)
+    np.testing.assert_array_equal(data, 2.0 * raw + 1.0)
+
+
+def test_stored_integer_dtype_is_kept(case: BratsCase) -> None:
+    data, _ = read_nifti(case.images["flair"])
+    assert data.dtype == np.int16
+
+
+def test_label_value_7_is_a_label_error(case: BratsCase) -> None:
+    assert case.label is not None
+    labels = np.zeros(SHAPE, np.uint8)
+    labels[1, 1, 1] = 7
+    save(case.label, labels, affine_of(case))
+    with pytest.raises(LabelError, match=r"unexpected label values \[7\]") as info:
+        load_case(case)
+    assert info.value.path == case.label
+    assert info.value.patient_id == "BraTS2021_00007"
+
+
+def test_brats2023_labels_in_2021_files_hint_at_the_convention(case: BratsCase) -> None:
+    assert case.label is not None
+    labels = np.zeros(SHAPE, np.uint8)
+    labels[1, 1, 1] = 3
+    save(case.label, labels, affine_of(case))
+    with pytest.raises(LabelError, match="brats2023"):
+        load_case(case)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int32, np.float32, np.float64])
+def test_label_map_dtypes_are_accepted(case: BratsCase, dtype: type) -> None:
+    assert case.label is not None
+    labels = np.zeros(SHAPE, np.uint8)
+    labels[2:5, 2:5, 2:5] = 2
+    labels[3, 3, 3] = 4
+    labels[3, 3, 4] = 1
+    save(case.label, labels.astype(dtype), affine_of(case))
+    loaded = load_case(case)
+    assert loaded.label_map is not None
+    assert loaded.label_map.dtype == np.uint8
+    np.testing.assert_array_equal(loaded.label_map, labels)
+
+
+def test_non_integral_float_labels_raise(case: BratsCase) -> None:
+    assert case.label is not None
+    labels = np.zeros(SHAPE, np.float32)
+    labels[1, 1, 1] = 1.5
+    save(case.label, labels, affine_of(case))
+    with pytest.raises(LabelError, match="non-integer values"):
+        load_case(case)
+
+
+def test_files_are_not_modified(case: BratsCase) -> None:
+    before = {p: p.read_bytes() for p in case.folder.iterdir()}
+    load_case(case)
+    assert {p: p.read_bytes() for p in case.folder.iterdir()} == before
+
+
+def test_a_copied_case_folder_loads_the_same(case: BratsCase, tmp_path: Path) -> None:
+    copy = tmp_path / "copy" / case.case_id
+    shutil.copytree(case.folder, copy)
+    (found,) = find_brats_cases(copy)
+    a, b = load_case(case), load_case(found)
+    for modality in MODALITIES:
+        np.testing.assert_array_equal(a.images[modality], b.images[modality])
+
+
+def test_naming_table() -> None:
+    assert NAMING["brats2021"]["t1ce"] == "_t1ce"
+    assert NAMING["brats2023"]["flair"] == "-t2f"
+    assert set(NAMING["brats2021"]) == set(NAMING["brats2023"]) == {*MODALITIES, "seg"}
+
+
+# --- the real BraTS case ------------------------------------------------------------
+
+
+@pytest.mark.realdata
+def test_real_case_discovery(real_case_dir: Path) -> None:
+    (found,) = find_brats_cases(real_case_dir)
+    assert found.case_id == "BraTS2021_00006"
+    assert found.convention == "brats2021"
+    assert found.patient_number == "00006"
+    assert tuple(found.images) == MODALITIES
+    assert found.label is not None
+
+
+@pytest.mark.realdata
+def test_real_case_volumes(real_case: Any) -> None:
+    assert real_case.shape == (240, 240, 155)
+    for image in real_case.images.values():
+        assert image.shape == (240, 240, 155)
+        assert image.min() == 0  # skull-stripped: background exactly 0
+    values, counts = np.unique(real_case.label_map, return_counts=True)
+    assert dict(zip(values.tolist(), counts.tolist(), strict=True)) == {
+        0: 8790089,
+        1: 25506,
+        2: 85957,
+        4: 26448,
+    }
+    expected = np.diag([-1.0, -1.0, 1.0, 1.0])
+    expected[1, 3] = 239.0
+    np.testing.assert_allclose(real_case.affine, expected)
