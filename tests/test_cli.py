@@ -17,48 +17,16 @@ def test_prepare_segmentation_command(
     synthetic_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "prepared"
-    code = main(
-        [
-            "prepare-segmentation",
-            "--task1-dir",
-            str(synthetic_cohort),
-            "--out",
-            str(out),
-            "--preset",
-            "released-code",
-            "--size",
-            "32",
-            "--planes",
-            "axial",
-            "coronal",
-            "--no-progress",
-        ]
-    )
-    assert code == 0
+    argv = (
+        f"prepare-segmentation --task1-dir {synthetic_cohort} --out {out} --preset released-code "
+        "--size 32 --planes axial coronal --no-progress"
+    ).split()
+    assert main(argv) == 0
     rows = read_manifest(out / "manifest.csv")
     assert {r["plane"] for r in rows} == {"axial", "coronal"}
     assert "4 cases written" in capsys.readouterr().out
     # Rerun: nothing to do, same output.
-    assert (
-        main(
-            [
-                "prepare-segmentation",
-                "--task1-dir",
-                str(synthetic_cohort),
-                "--out",
-                str(out),
-                "--preset",
-                "released-code",
-                "--size",
-                "32",
-                "--planes",
-                "axial",
-                "coronal",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main(argv) == 0
     assert "4 already prepared" in capsys.readouterr().out
     assert read_manifest(out / "manifest.csv") == rows
 
