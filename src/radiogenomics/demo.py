@@ -29,13 +29,15 @@ def _describe(out: Path) -> str:
 def _dicom_demo(root: Path) -> None:
     """Write Kaggle-like DICOM patients, read each series back, convert one to NIfTI."""
     from radiogenomics.io.dicom import find_task2_patients, read_dicom_series, series_to_nifti
-    from radiogenomics.io.labels import read_labels
+    from radiogenomics.io.labels import drop_known_bad, read_labels
     from radiogenomics.testing import write_task2_cohort
 
     if not (root / "train_labels.csv").is_file():
         write_task2_cohort(root, n_patients=2, seed=0, size=64)
     labels = read_labels(root / "train_labels.csv")
-    patients = find_task2_patients(root / "train")
+    patients, removed = drop_known_bad(find_task2_patients(root / "train"))
+    if removed:
+        print(f"  known-bad series left out (pass exclude=() to keep them): {removed}")
     print(f"synthetic Task 2: {len(patients)} DICOM patients in {root} (labels {labels})")
     for patient_id, series in patients.items():
         parts = []

@@ -191,3 +191,23 @@ def test_is_known_bad(patient: str, mri_type: str, bad: bool) -> None:
 def test_is_known_bad_with_a_custom_list() -> None:
     assert not is_known_bad("00109", "FLAIR", exclude=())
     assert is_known_bad("6", "T2w", exclude={("00006", "T2w")})
+
+
+def test_drop_known_bad_removes_the_hosts_series_by_default_and_reports_them() -> None:
+    from radiogenomics.io import drop_known_bad
+
+    listing = {
+        "00109": {"FLAIR": Path("a/FLAIR"), "T1w": Path("a/T1w")},
+        "00123": {"T1w": Path("b/T1w")},
+        "00006": {"FLAIR": Path("c/FLAIR")},
+    }
+    kept, removed = drop_known_bad(listing)
+    assert removed == [("00109", "FLAIR"), ("00123", "T1w")]
+    assert kept == {
+        "00109": {"T1w": Path("a/T1w")},
+        "00123": {},
+        "00006": {"FLAIR": Path("c/FLAIR")},
+    }
+    assert listing["00109"] == {"FLAIR": Path("a/FLAIR"), "T1w": Path("a/T1w")}, "input unchanged"
+    assert drop_known_bad(listing, exclude=()) == (listing, [])
+    assert drop_known_bad(listing, exclude=[("6", "FLAIR")])[1] == [("00006", "FLAIR")]

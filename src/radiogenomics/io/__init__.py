@@ -10,6 +10,7 @@ from radiogenomics.io.dicom import (
 )
 from radiogenomics.io.labels import (
     KNOWN_BAD_SERIES,
+    drop_known_bad,
     exclude_task2_overlap,
     is_known_bad,
     normalize_patient_id,
@@ -34,6 +35,7 @@ __all__ = [
     "BratsCase",
     "DicomSeries",
     "LoadedCase",
+    "drop_known_bad",
     "exclude_task2_overlap",
     "find_brats_cases",
     "find_task2_patients",

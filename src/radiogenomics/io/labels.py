@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KNOWN_BAD_SERIES",
+    "drop_known_bad",
     "exclude_task2_overlap",
     "is_known_bad",
     "normalize_patient_id",
@@ -27,9 +28,9 @@ KNOWN_BAD_SERIES: frozenset[tuple[str, str]] = frozenset(
 )
 """``(patient_id, mri_type)`` series that the challenge host flagged as bad.
 
-:func:`is_known_bad` checks a series against this list by default; stage 2
-preparation (next release) skips these series and says so. Pass ``exclude=()`` to
-:func:`is_known_bad` to keep them.
+:func:`drop_known_bad` removes these series from a Task 2 listing by default and
+returns the removed ones, so that commands can report them; pass ``exclude=()`` to keep
+them.
 """
 
 
@@ -156,3 +157,39 @@ def is_known_bad(
 ) -> bool:
     """Whether a series is in the exclusion list (by default :data:`KNOWN_BAD_SERIES`)."""
     return (normalize_patient_id(patient_id), mri_type) in exclude
+
+
+def drop_known_bad(
+    patients: Mapping[str, Mapping[str, Path]],
+    *,
+    exclude: Collection[tuple[str, str]] = KNOWN_BAD_SERIES,
+) -> tuple[dict[str, dict[str, Path]], list[tuple[str, str]]]:
+    """Remove excluded series from a Task 2 listing, and say which were removed.
+
+    Args:
+        patients: Patient id to {MRI type: series folder}, as
+            :func:`~radiogenomics.io.find_task2_patients` returns.
+        exclude: ``(patient_id, mri_type)`` pairs to drop; :data:`KNOWN_BAD_SERIES` by
+            default, ``()`` to keep everything.
+
+    Returns:
+        ``(kept, removed)``: the listing without the excluded series (a patient keeps its
+        other series), and the removed pairs, sorted, for the caller to report.
+
+    Example:
+        >>> from pathlib import Path
+        >>> kept, removed = drop_known_bad({"00109": {"FLAIR": Path("a"), "T2w": Path("b")}})
+        >>> sorted(kept["00109"]), removed
+        (['T2w'], [('00109', 'FLAIR')])
+    """
+    excluded = {(normalize_patient_id(p), m) for p, m in exclude}
+    kept: dict[str, dict[str, Path]] = {}
+    removed: list[tuple[str, str]] = []
+    for patient, series in patients.items():
+        kept[patient] = {}
+        for mri_type, folder in series.items():
+            if (normalize_patient_id(patient), mri_type) in excluded:
+                removed.append((patient, mri_type))
+            else:
+                kept[patient][mri_type] = folder
+    return kept, sorted(removed)
