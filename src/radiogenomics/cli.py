@@ -3,7 +3,9 @@
 Commands:
 
 * ``prepare-segmentation``: BraTS Task 1 folder -> prepared stage 1 slices.
+* ``train-segmentation``: prepared slices -> a trained stage 1 model (run folder).
 * ``dicom-to-nifti``: one DICOM series -> ``.nii.gz`` with the series' geometry.
+* ``segment``: predict WT/ET masks of a NIfTI volume or DICOM series with a stage 1 model.
 * ``presets``: print a named preset's settings.
 * ``demo``: the foundation demo on a synthetic cohort (and on a real case if given).
 
@@ -146,6 +148,96 @@ def _run_prepare_segmentation(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _add_train_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "train-segmentation",
+        help="train the stage 1 segmentation model on prepared slices",
+        description=(
+            "Train a segmentation_models_pytorch model on the slices written by "
+            "prepare-segmentation, validating every epoch on held-out patients. Writes "
+            "best.safetensors, last.safetensors, last.state.pt, metrics.jsonl and config.json "
+            "under --out. Defaults follow the reference (Unet++/DenseNet121, Dice loss, AdamW "
+            "1e-4, batch 128, encoder frozen 10 epochs, early stopping after 10). Nothing is "
+            "downloaded: pass pretrained encoder weights as a file with --encoder-weights."
+        ),
+    )
+    p.add_argument("--data", type=Path, required=True, help="prepared folder (manifest.csv)")
+    p.add_argument("--out", type=Path, required=True, help="run folder (created)")
+    p.add_argument("--architecture", default="UnetPlusPlus", help="smp architecture")
+    p.add_argument("--encoder", default="densenet121", help="smp encoder or tu-<timm name>")
+    p.add_argument("--encoder-weights", type=Path, help="local file of encoder weights")
+    p.add_argument("--epochs", type=int, default=180, help="most epochs (default: 180)")
+    p.add_argument("--batch-size", type=int, default=128, help="slices per batch")
+    p.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate")
+    p.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
+    p.add_argument("--warmup-epochs", type=int, default=10, help="epochs with a frozen encoder")
+    p.add_argument(
+        "--patience", type=int, default=10, help="early stopping patience; 0 never stops"
+    )
+    p.add_argument("--plateau-factor", type=float, default=0.1, help="ReduceLROnPlateau factor")
+    p.add_argument("--plateau-patience", type=int, default=5, help="ReduceLROnPlateau patience")
+    p.add_argument("--loss", choices=("dice", "bce-dice"), default="dice")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="held-out patient fraction")
+    p.add_argument("--folds", type=int, default=None, help="patient-grouped k-fold instead")
+    p.add_argument("--fold", type=int, default=0, help="validation fold (with --folds)")
+    p.add_argument("--image-size", type=int, default=224, help="input size, multiple of 32")
+    p.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    p.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), default="auto")
+    p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(handler=_run_train_segmentation)
+
+
+def _run_train_segmentation(args: argparse.Namespace) -> int:
+    from radiogenomics.models import SegmentationModelConfig
+    from radiogenomics.training.segmentation import SegmentationTrainConfig, train_segmentation
+
+    config = SegmentationTrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs,
+        patience=args.patience or None,
+        plateau_factor=args.plateau_factor,
+        plateau_patience=args.plateau_patience,
+        loss=args.loss,
+        val_fraction=args.val_fraction,
+        n_folds=args.folds,
+        fold=args.fold,
+        seed=args.seed,
+        image_size=args.image_size,
+        augment=not args.no_augment,
+        amp=args.amp,
+        num_workers=args.workers,
+        device=args.device,
+    )
+    model_config = SegmentationModelConfig(
+        architecture=args.architecture, encoder=args.encoder, image_size=args.image_size
+    )
+    result = train_segmentation(
+        args.data,
+        args.out,
+        config=config,
+        model_config=model_config,
+        encoder_weights=args.encoder_weights,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    scores = ", ".join(
+        f"{k} {v:.4f}" for k, v in result.best_scores.items() if k.startswith(("dice", "iou"))
+    )
+    stop = "stopped early" if result.stopped_early else "finished"
+    print(
+        f"{stop} after {result.epochs_completed} epochs; best epoch {result.best_epoch}: "
+        f"val loss {result.best_val_loss:.4f}; {scores} -> {result.run_dir / 'best.safetensors'}"
+    )
+    return 0
+
+
 def _add_dicom_to_nifti(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "dicom-to-nifti",
@@ -168,6 +260,100 @@ def _run_dicom_to_nifti(args: argparse.Namespace) -> int:
     print(
         f"wrote {path}: {series.pixels.shape[0]} slices, {series.plane} plane, "
         f"spacing {tuple(round(s, 3) for s in series.spacing)} mm"
+    )
+    return 0
+
+
+def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from radiogenomics.records import PLANES
+
+    p = sub.add_parser(
+        "segment",
+        help="predict WT/ET tumor masks of a NIfTI volume or DICOM series folder",
+        description=(
+            "Predict whole-tumor (WT) and enhancing-tumor (ET) masks with a trained stage 1 "
+            "model, slice by slice with the reference's zoom and its inverse, and write them "
+            "aligned voxel for voxel with the input as a uint8 NIfTI label map: 0 background, "
+            "1 WT (not ET), 2 ET. A DICOM series is sliced along its acquisition plane and "
+            "written in its NIfTI layout (as dicom-to-nifti writes the image)."
+        ),
+    )
+    p.add_argument("--model", required=True, type=Path, help="stage 1 training run folder")
+    p.add_argument("input", type=Path, help="a .nii/.nii.gz volume or a DICOM series folder")
+    p.add_argument("out", type=Path, help="output .nii.gz label map")
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--batch-size", type=int, default=32, help="slices per forward pass")
+    p.add_argument("--zoom", type=float, default=1.2, help="zoom factor (default: 1.2)")
+    p.add_argument(
+        "--plane",
+        choices=PLANES,
+        default=None,
+        help="plane to slice along (default: axial for NIfTI, the acquisition plane for DICOM)",
+    )
+    p.add_argument(
+        "--orientation",
+        choices=("native", "radiological"),
+        default="native",
+        help="in-plane layout of NIfTI slices, as the model was trained (default: native)",
+    )
+    p.set_defaults(handler=_run_segment)
+
+
+def _run_segment(args: argparse.Namespace) -> int:
+    import importlib
+
+    import numpy as np
+
+    from radiogenomics.errors import InputNotFoundError
+    from radiogenomics.inference import (
+        MaskPredictor,
+        check_nifti_path,
+        masks_to_label_map,
+        save_label_map,
+        series_masks_to_nifti,
+    )
+    from radiogenomics.io.dicom import read_dicom_series
+    from radiogenomics.io.nifti import read_nifti
+
+    check_nifti_path(args.out)
+    source: Path = args.input
+    if not source.exists():
+        raise InputNotFoundError(
+            "the input does not exist; pass a .nii/.nii.gz volume or a DICOM series folder.",
+            path=source,
+        )
+    is_dicom = source.is_dir()
+    if not is_dicom:
+        check_nifti_path(source, name="input")
+    models = importlib.import_module("radiogenomics.models")
+    model, config = models.load_segmentation_model(args.model, which="best", device=args.device)
+    predictor = MaskPredictor(
+        model,
+        image_size=int(config.image_size),
+        zoom=args.zoom,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    if is_dicom:
+        series = read_dicom_series(source)
+        affine = np.array(series.affine)
+        if args.plane is None or args.plane == series.plane:
+            masks = np.ascontiguousarray(series_masks_to_nifti(predictor.predict_series(series)))
+            plane = series.plane
+        else:
+            plane = args.plane
+            masks = predictor.predict_volume(
+                series.to_nifti_array(), affine, plane=plane, orientation=args.orientation
+            )
+    else:
+        volume, affine = read_nifti(source)
+        plane = args.plane or "axial"
+        masks = predictor.predict_volume(volume, affine, plane=plane, orientation=args.orientation)
+    path = save_label_map(masks_to_label_map(masks), affine, args.out)
+    print(
+        f"wrote {path}: shape {masks.shape[1:]}, {plane} slices, "
+        f"WT {int(np.count_nonzero(masks[0] | masks[1]))} voxels, "
+        f"ET {int(np.count_nonzero(masks[1]))} voxels"
     )
     return 0
 
@@ -223,7 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"radiogenomics {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_prepare_segmentation(sub)
+    _add_train_segmentation(sub)
     _add_dicom_to_nifti(sub)
+    _add_segment(sub)
     _add_presets(sub)
     _add_demo(sub)
     return parser

@@ -1,4 +1,13 @@
-"""Prepared data: the slice store and the preparation jobs."""
+"""Prepared data: the slice store, the preparation jobs and the training datasets.
+
+The datasets (stage 1 slices, stage 2 chunks) and their augmentation need torch;
+they are imported on first use, so ``import radiogenomics.data`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from radiogenomics.data.prepare_segmentation import (
     CaseOutcome,
@@ -18,16 +27,107 @@ from radiogenomics.data.store import (
 )
 
 __all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "MANIFEST_FIELDS",
+    "ArrayFrames",
+    "AugmentConfig",
+    "AugmentParams",
     "CaseOutcome",
+    "ChunkDataset",
+    "ChunkItem",
+    "ChunkRef",
+    "FrameInput",
+    "FrameSource",
+    "LastChunkPolicy",
+    "LazyFrames",
     "PrepareReport",
     "PreparedSlice",
     "PreparedSlices",
+    "SegmentationDataset",
+    "SegmentationItem",
     "SegmentationPrepConfig",
+    "apply_augmentation",
+    "as_frame_source",
+    "augment_frames",
     "build_segmentation_pipeline",
+    "chunk_starts",
+    "normalise_frames",
+    "normalise_slice",
     "prepare_case",
     "prepare_segmentation",
     "read_manifest",
+    "sample_augmentation",
     "write_case",
     "write_manifest",
 ]
+
+_CHUNKS = frozenset(
+    {
+        "ArrayFrames",
+        "ChunkDataset",
+        "ChunkItem",
+        "ChunkRef",
+        "FrameInput",
+        "FrameSource",
+        "LastChunkPolicy",
+        "LazyFrames",
+        "as_frame_source",
+        "augment_frames",
+        "chunk_starts",
+        "normalise_frames",
+    }
+)
+
+_LAZY = frozenset(
+    {
+        "IMAGENET_MEAN",
+        "IMAGENET_STD",
+        "AugmentConfig",
+        "AugmentParams",
+        "SegmentationDataset",
+        "SegmentationItem",
+        "apply_augmentation",
+        "normalise_slice",
+        "sample_augmentation",
+    }
+)
+
+if TYPE_CHECKING:
+    from radiogenomics.data.chunks import (
+        ArrayFrames,
+        ChunkDataset,
+        ChunkItem,
+        ChunkRef,
+        FrameInput,
+        FrameSource,
+        LastChunkPolicy,
+        LazyFrames,
+        as_frame_source,
+        augment_frames,
+        chunk_starts,
+        normalise_frames,
+    )
+    from radiogenomics.data.segmentation_dataset import (
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        AugmentConfig,
+        AugmentParams,
+        SegmentationDataset,
+        SegmentationItem,
+        apply_augmentation,
+        normalise_slice,
+        sample_augmentation,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CHUNKS:
+        module = "radiogenomics.data.chunks"
+    elif name in _LAZY:
+        module = "radiogenomics.data.segmentation_dataset"
+    else:
+        raise AttributeError(f"module 'radiogenomics.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,71 @@
+"""Inference: stage 1 mask prediction, zoom TTA, patient aggregation, submissions.
+
+Importing this package imports torch (``import radiogenomics`` alone does not).
+"""
+
+from radiogenomics.inference.aggregate import (
+    AucInterval,
+    ChunkReduce,
+    PatientAggregator,
+    bootstrap_auc_ci,
+    mean_over_mri_types,
+    reduce_chunks,
+    roc_auc,
+)
+from radiogenomics.inference.labels import (
+    ET_LABEL,
+    WT_LABEL,
+    check_nifti_path,
+    masks_to_label_map,
+    save_label_map,
+)
+from radiogenomics.inference.predict_masks import (
+    MaskPredictor,
+    postprocess_probabilities,
+    predict_slice_probabilities,
+    preprocess_slices,
+    run_model,
+    series_masks_to_nifti,
+    threshold_probabilities,
+)
+from radiogenomics.inference.submission import (
+    SUBMISSION_HEADER,
+    read_submission,
+    write_submission,
+)
+from radiogenomics.inference.tta import IMAGENET_BLACK, TTAReduce, ZoomTTA, zoom_frames
+from radiogenomics.inference.zoom import Interpolation, crop_box, zoom_in, zoom_out, zoomed_size
+
+__all__ = [
+    "ET_LABEL",
+    "IMAGENET_BLACK",
+    "SUBMISSION_HEADER",
+    "WT_LABEL",
+    "AucInterval",
+    "ChunkReduce",
+    "Interpolation",
+    "MaskPredictor",
+    "PatientAggregator",
+    "TTAReduce",
+    "ZoomTTA",
+    "bootstrap_auc_ci",
+    "check_nifti_path",
+    "crop_box",
+    "masks_to_label_map",
+    "mean_over_mri_types",
+    "postprocess_probabilities",
+    "predict_slice_probabilities",
+    "preprocess_slices",
+    "read_submission",
+    "reduce_chunks",
+    "roc_auc",
+    "run_model",
+    "save_label_map",
+    "series_masks_to_nifti",
+    "threshold_probabilities",
+    "write_submission",
+    "zoom_frames",
+    "zoom_in",
+    "zoom_out",
+    "zoomed_size",
+]

@@ -1,0 +1,285 @@
+"""Stage 1 losses and metrics: soft Dice losses, Dice and IoU at a threshold.
+
+Conventions:
+
+* Metrics take *probabilities* (after the sigmoid) and binary targets; a pixel is
+  foreground when its probability is **strictly greater** than ``threshold`` (0.5), as in
+  the reference's IoU metric.
+* Counts are summed over every pixel of every image before dividing ("dataset-level" or
+  "micro" Dice): one tiny tumor weighs as much as its pixels, not as much as a slice.
+  An empty prediction of an empty target scores 1.0 (there was nothing to find and
+  nothing was found), so a score is always defined.
+* "Pooled" means all channels' pixels counted together, as the reference's Dice loss
+  and IoU metric do.
+* Losses take *logits* (the model's raw output).
+
+This module imports torch; ``import radiogenomics`` does not import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from radiogenomics._options import check_range
+from radiogenomics.errors import InvalidInputError
+
+__all__ = [
+    "BCEDiceLoss",
+    "DiceLoss",
+    "SegmentationMetrics",
+    "dice_score",
+    "iou_score",
+    "soft_dice_loss",
+]
+
+
+def _check_pair(prediction: torch.Tensor, target: torch.Tensor) -> None:
+    if prediction.shape != target.shape:
+        raise InvalidInputError(
+            f"prediction shape {tuple(prediction.shape)} differs from target shape "
+            f"{tuple(target.shape)}; both must be (N, C, H, W)."
+        )
+    if prediction.ndim != 4:
+        raise InvalidInputError(
+            f"expected tensors of shape (N, C, H, W), got {prediction.ndim} dimensions "
+            f"{tuple(prediction.shape)}; add a batch axis with .unsqueeze(0)."
+        )
+
+
+def _counts(
+    probabilities: torch.Tensor, target: torch.Tensor, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-channel (intersection, predicted, true) pixel counts, as float64 (C,)."""
+    _check_pair(probabilities, target)
+    predicted = probabilities.detach() > threshold
+    truth = target.detach() > 0.5
+    dims = (0, 2, 3)
+    intersection = (predicted & truth).sum(dim=dims).double()
+    return intersection, predicted.sum(dim=dims).double(), truth.sum(dim=dims).double()
+
+
+def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    """numerator / denominator, with 0 / 0 defined as 1 (empty vs empty)."""
+    return torch.where(
+        denominator > 0, numerator / denominator.clamp_min(1), torch.ones_like(denominator)
+    )
+
+
+def dice_score(
+    probabilities: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    threshold: float = 0.5,
+    pooled: bool = False,
+) -> torch.Tensor:
+    """Dice coefficient 2|P∩T| / (|P| + |T|) of thresholded probabilities.
+
+    Args:
+        probabilities: Predicted probabilities in [0, 1].
+        target: Binary ground truth (values above 0.5 count as foreground).
+        threshold: A pixel is predicted foreground when its probability is strictly
+            greater than this.
+        pooled: Count all channels together (one score) instead of one per channel.
+
+    Returns:
+        float64 scores: shape (C,) per channel, or a scalar when ``pooled``. Empty
+        prediction and empty target give 1.0.
+
+    Raises:
+        InvalidInputError: The shapes differ or are not 4-D.
+
+    Shape:
+        probabilities, target: (N, C, H, W).
+
+    Example:
+        >>> import torch
+        >>> t = torch.tensor([[[[1.0, 1.0, 0.0, 0.0]]]])
+        >>> float(dice_score(torch.tensor([[[[0.9, 0.2, 0.8, 0.1]]]]), t)[0])
+        0.5
+    """
+    inter, pred, true = _counts(probabilities, target, threshold)
+    if pooled:
+        inter, pred, true = inter.sum(), pred.sum(), true.sum()
+    return _ratio(2 * inter, pred + true)
+
+
+def iou_score(
+    probabilities: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    threshold: float = 0.5,
+    pooled: bool = False,
+) -> torch.Tensor:
+    """Intersection over union |P∩T| / |P∪T| of thresholded probabilities.
+
+    Arguments, conventions and errors as :func:`dice_score`.
+
+    Returns:
+        float64 scores: shape (C,) per channel, or a scalar when ``pooled``.
+
+    Shape:
+        probabilities, target: (N, C, H, W).
+    """
+    inter, pred, true = _counts(probabilities, target, threshold)
+    if pooled:
+        inter, pred, true = inter.sum(), pred.sum(), true.sum()
+    return _ratio(inter, pred + true - inter)
+
+
+def soft_dice_loss(
+    logits: torch.Tensor, target: torch.Tensor, *, smooth: float = 1.0
+) -> torch.Tensor:
+    """Soft binary Dice loss over all pixels of all channels pooled (the reference's).
+
+    ``1 - (2 Σ p t + smooth) / (Σ p + Σ t + smooth)`` with ``p = sigmoid(logits)``, the sums
+    running over the whole batch and both channels.
+
+    Args:
+        logits: The model's raw output.
+        target: Binary ground truth (float).
+        smooth: Added to numerator and denominator (1, as the reference).
+
+    Returns:
+        A scalar tensor in [0, 1), differentiable in ``logits``.
+
+    Shape:
+        logits, target: (N, C, H, W).
+    """
+    _check_pair(logits, target)
+    probabilities = torch.sigmoid(logits.float())
+    target = target.float()
+    intersection = (probabilities * target).sum()
+    total = probabilities.sum() + target.sum()
+    return 1 - (2 * intersection + smooth) / (total + smooth)
+
+
+class DiceLoss(nn.Module):
+    """:func:`soft_dice_loss` as a module (the reference's stage 1 loss).
+
+    Args:
+        smooth: Smoothing term, strictly positive.
+
+    Shape:
+        logits, target: (N, C, H, W); output: scalar.
+    """
+
+    def __init__(self, *, smooth: float = 1.0) -> None:
+        super().__init__()
+        self.smooth = float(check_range("smooth", smooth, low=0.0, low_inclusive=False))
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of a batch of logits against binary targets."""
+        return soft_dice_loss(logits, target, smooth=self.smooth)
+
+    def extra_repr(self) -> str:
+        return "" if self.smooth == 1.0 else f"smooth={self.smooth}"
+
+
+class BCEDiceLoss(nn.Module):
+    """``bce_weight * BCEWithLogits + dice_weight * Dice`` (an option, not the reference).
+
+    Args:
+        bce_weight: Weight of the mean binary cross-entropy.
+        dice_weight: Weight of :func:`soft_dice_loss`.
+        smooth: Dice smoothing term.
+
+    Shape:
+        logits, target: (N, C, H, W); output: scalar.
+    """
+
+    def __init__(
+        self, *, bce_weight: float = 1.0, dice_weight: float = 1.0, smooth: float = 1.0
+    ) -> None:
+        super().__init__()
+        self.bce_weight = float(check_range("bce_weight", bce_weight, low=0.0))
+        self.dice_weight = float(check_range("dice_weight", dice_weight, low=0.0))
+        self.smooth = float(check_range("smooth", smooth, low=0.0, low_inclusive=False))
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of a batch of logits against binary targets."""
+        _check_pair(logits, target)
+        bce = nn.functional.binary_cross_entropy_with_logits(logits.float(), target.float())
+        dice = soft_dice_loss(logits, target, smooth=self.smooth)
+        return self.bce_weight * bce + self.dice_weight * dice
+
+    def extra_repr(self) -> str:
+        return f"bce_weight={self.bce_weight}, dice_weight={self.dice_weight}"
+
+
+class SegmentationMetrics:
+    """Dataset-level Dice and IoU, accumulated batch by batch (``update``/``compute``).
+
+    Intersections and sizes are summed over every batch given to :meth:`update`, so
+    :meth:`compute` gives the Dice of the whole held-out set, not a mean of batch scores.
+
+    Args:
+        channels: Names of the channels, in order (``("WT", "ET")``).
+        threshold: Foreground when the probability is strictly greater than this.
+
+    Example:
+        >>> import torch
+        >>> metric = SegmentationMetrics(channels=("WT",))
+        >>> metric.update(torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2))
+        >>> metric.compute()["dice_WT"]
+        1.0
+    """
+
+    def __init__(self, *, channels: Sequence[str] = ("WT", "ET"), threshold: float = 0.5) -> None:
+        if not channels:
+            raise InvalidInputError("channels must name at least one channel.")
+        self.channels = tuple(channels)
+        self.threshold = float(check_range("threshold", threshold, low=0.0, high=1.0))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every batch seen so far."""
+        size = len(self.channels)
+        self._inter = torch.zeros(size, dtype=torch.float64)
+        self._pred = torch.zeros(size, dtype=torch.float64)
+        self._true = torch.zeros(size, dtype=torch.float64)
+        self.n_images = 0
+
+    def update(self, probabilities: torch.Tensor, target: torch.Tensor) -> None:
+        """Add a batch.
+
+        Raises:
+            InvalidInputError: Shapes differ, or the channel count is not ``len(channels)``.
+
+        Shape:
+            probabilities, target: (N, C, H, W).
+        """
+        if probabilities.ndim == 4 and probabilities.shape[1] != len(self.channels):
+            raise InvalidInputError(
+                f"got {probabilities.shape[1]} channels, expected {len(self.channels)} "
+                f"({', '.join(self.channels)})."
+            )
+        inter, pred, true = _counts(probabilities, target, self.threshold)
+        self._inter += inter.cpu()
+        self._pred += pred.cpu()
+        self._true += true.cpu()
+        self.n_images += int(probabilities.shape[0])
+
+    def compute(self) -> dict[str, float]:
+        """The scores so far: ``dice_<channel>``, ``dice_pooled``, ``iou_<channel>``, ...
+
+        Keys: ``dice_<channel>`` and ``iou_<channel>`` per channel, ``dice_pooled`` and
+        ``iou_pooled``. With no batch seen, every score is 1.0 (empty versus empty).
+        """
+        dice = _ratio(2 * self._inter, self._pred + self._true)
+        iou = _ratio(self._inter, self._pred + self._true - self._inter)
+        inter, pred, true = self._inter.sum(), self._pred.sum(), self._true.sum()
+        scores: dict[str, float] = {}
+        for name, values, pooled in (
+            ("dice", dice, _ratio(2 * inter, pred + true)),
+            ("iou", iou, _ratio(inter, pred + true - inter)),
+        ):
+            for channel, value in zip(self.channels, values.tolist(), strict=True):
+                scores[f"{name}_{channel}"] = float(value)
+            scores[f"{name}_pooled"] = float(pooled)
+        return scores
+
+    def __repr__(self) -> str:
+        return f"SegmentationMetrics(channels={self.channels!r}, images={self.n_images})"

@@ -1,0 +1,681 @@
+"""Stage 1 training: a segmentation model on prepared slices, validated on held-out patients.
+
+One epoch = train on the training patients' slices (augmented), then validate on the
+held-out patients' slices (never augmented; never seen in training), then:
+
+* one JSON line appended to ``RUN/metrics.jsonl`` (epoch, learning rate, losses, Dice
+  and IoU per channel and pooled, seconds);
+* ``RUN/last.safetensors`` (weights) and ``RUN/last.state.pt`` (optimizer, scheduler,
+  scaler, random states, counters) rewritten; ``RUN/best.safetensors`` rewritten when the
+  validation loss improved (strictly).
+
+Checkpoint files are written to a temporary name and renamed (atomic). Weights are
+safetensors whose metadata holds the model and training settings, so
+:func:`load_segmentation_model` rebuilds the model from the file alone. The training
+state is read with ``torch.load(weights_only=True)``: loading never executes code.
+
+Resuming (``resume=True``) continues after the last completed epoch, with every random
+state restored: on CPU, a run interrupted and resumed ends with the same weights as an
+uninterrupted one (a test pins this). Augmentation and shuffling draw from generators
+seeded by ``(seed, epoch)``, so they do not depend on the number of loader workers.
+
+Schedule (defaults: the reference): AdamW (lr 1e-4), ReduceLROnPlateau on the validation
+loss, encoder frozen (``requires_grad=False``; its batch-norm statistics still update, as
+in the reference) for ``warmup_epochs`` then unfrozen, early stopping after ``patience``
+epochs without improvement, best checkpoint by validation loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch.utils.data import DataLoader
+
+from radiogenomics._options import check_choice, check_range, short_repr
+from radiogenomics.data.segmentation_dataset import SegmentationDataset
+from radiogenomics.data.store import PreparedSlices
+from radiogenomics.errors import (
+    ConfigurationError,
+    InvalidInputError,
+)
+from radiogenomics.metrics.segmentation import BCEDiceLoss, DiceLoss, SegmentationMetrics
+from radiogenomics.models.segmentation import (
+    CHECKPOINT_FORMAT,
+    SegmentationModelConfig,
+    load_segmentation_model,
+    load_weights,
+)
+from radiogenomics.training.split import patient_folds, patient_split
+
+__all__ = [
+    "AmpMode",
+    "LossName",
+    "SegmentationTrainConfig",
+    "TrainResult",
+    "load_segmentation_model",
+    "resolve_amp",
+    "resolve_device",
+    "train_segmentation",
+]
+
+AmpMode = Literal["auto", "off", "bf16", "fp16"]
+LossName = Literal["dice", "bce-dice"]
+
+# Settings that may change when a run is resumed (they do not change the arithmetic).
+_RESUMABLE_CHANGES = frozenset({"epochs", "num_workers", "device"})
+
+
+@dataclass(frozen=True)
+class SegmentationTrainConfig:
+    """Every setting of stage 1 training (defaults: the reference's released code).
+
+    Attributes:
+        epochs: Most epochs to run (the reference ran about 180).
+        batch_size: Slices per batch.
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay (PyTorch's default; the reference kept it).
+        warmup_epochs: Epochs with the encoder frozen at the start.
+        patience: Stop after this many epochs without a strictly lower validation loss;
+            ``None`` never stops early.
+        plateau_factor: ReduceLROnPlateau factor (PyTorch's default; the reference does
+            not say).
+        plateau_patience: ReduceLROnPlateau patience, in epochs.
+        loss: ``"dice"`` (the reference: soft Dice, channels pooled) or ``"bce-dice"``.
+        val_fraction: Fraction of patients held out (ignored when ``n_folds`` is set).
+        n_folds: Use patient-grouped k-fold instead (the reference: 5 folds, fold 0).
+        fold: The validation fold when ``n_folds`` is set.
+        seed: Seed of the split, the initialisation, shuffling and augmentation.
+        image_size: Square input size, a multiple of 32.
+        augment: Augment training slices (flips, shift-scale-rotate).
+        amp: Mixed precision: ``"auto"`` (bf16 where CUDA supports it, else fp16, on CUDA;
+            off on CPU), ``"off"``, ``"bf16"``, ``"fp16"`` (CUDA only).
+        num_workers: DataLoader worker processes (results do not depend on it).
+        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+    """
+
+    epochs: int = 180
+    batch_size: int = 128
+    lr: float = 1e-4
+    weight_decay: float = 1e-2
+    warmup_epochs: int = 10
+    patience: int | None = 10
+    plateau_factor: float = 0.1
+    plateau_patience: int = 5
+    loss: LossName = "dice"
+    val_fraction: float = 0.2
+    n_folds: int | None = None
+    fold: int = 0
+    seed: int = 0
+    image_size: int = 224
+    augment: bool = True
+    amp: AmpMode = "auto"
+    num_workers: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"{name}={getattr(self, name)} must be at least 1.")
+        for name in ("warmup_epochs", "plateau_patience", "num_workers", "fold"):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(f"{name}={getattr(self, name)} must not be negative.")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigurationError(
+                f"patience={self.patience} must be at least 1, or None to never stop early."
+            )
+        check_range("lr", self.lr, low=0.0, low_inclusive=False)
+        check_range("weight_decay", self.weight_decay, low=0.0)
+        check_range(
+            "plateau_factor",
+            self.plateau_factor,
+            low=0.0,
+            high=1.0,
+            low_inclusive=False,
+            high_inclusive=False,
+        )
+        check_range(
+            "val_fraction",
+            self.val_fraction,
+            low=0.0,
+            high=1.0,
+            low_inclusive=False,
+            high_inclusive=False,
+        )
+        check_choice("loss", self.loss, ("dice", "bce-dice"))
+        check_choice("amp", self.amp, ("auto", "off", "bf16", "fp16"))
+        if self.n_folds is not None and (self.n_folds < 2 or self.fold >= self.n_folds):
+            raise ConfigurationError(
+                f"n_folds={self.n_folds}, fold={self.fold}: need n_folds >= 2 and "
+                "0 <= fold < n_folds."
+            )
+        if self.image_size < 32 or self.image_size % 32:
+            raise ConfigurationError(
+                f"image_size={self.image_size} must be a positive multiple of 32; use "
+                f"{max(32, round(self.image_size / 32) * 32)}."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SegmentationTrainConfig:
+        """Settings from :meth:`to_dict` output."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigurationError(f"unknown training settings {unknown}.")
+        return cls(**dict(data))
+
+    def __repr__(self) -> str:
+        default = SegmentationTrainConfig()
+        return short_repr(
+            self,
+            **{
+                f.name: (getattr(self, f.name), getattr(default, f.name))
+                for f in dataclasses.fields(self)
+            },
+        )
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The outcome of :func:`train_segmentation`.
+
+    Attributes:
+        run_dir: The run folder.
+        epochs_completed: Epochs completed, counting those before a resume.
+        best_epoch: The epoch (1-based) of ``best.safetensors``.
+        best_val_loss: Its validation loss.
+        best_scores: Its validation Dice/IoU (keys as
+            :meth:`~radiogenomics.metrics.SegmentationMetrics.compute`).
+        stopped_early: Whether early stopping ended the run.
+        history: Every epoch's log line (as in ``metrics.jsonl``).
+    """
+
+    run_dir: Path
+    epochs_completed: int
+    best_epoch: int
+    best_val_loss: float
+    best_scores: dict[str, float] = field(default_factory=dict)
+    stopped_early: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA if available else CPU; other names as ``torch.device``.
+
+    Raises:
+        ConfigurationError: Unknown device, or CUDA asked for but not available.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ConfigurationError(
+            f"device={name!r} is not a device ({error}); use 'auto', 'cpu' or 'cuda[:N]'."
+        ) from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigurationError(f"device={name!r} but CUDA is not available; use 'cpu'.")
+    return device
+
+
+def resolve_amp(amp: AmpMode, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of an ``amp`` setting on ``device`` (None: full precision).
+
+    Raises:
+        ConfigurationError: ``"fp16"`` on a device other than CUDA.
+    """
+    check_choice("amp", amp, ("auto", "off", "bf16", "fp16"))
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return None
+    if amp == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if amp == "fp16" and device.type != "cuda":
+        raise ConfigurationError(
+            f"amp='fp16' needs CUDA, but the device is {device}; use 'bf16' or 'off'."
+        )
+    return torch.bfloat16 if amp == "bf16" else torch.float16
+
+
+@contextmanager
+def _deterministic() -> Iterator[None]:
+    saved = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
+
+
+def _rng_state() -> dict[str, Any]:
+    # The library draws from explicit generators only; the global ones are saved and
+    # restored because third-party code (initialisers, user hooks) may draw from them.
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+        "python": random.getstate(),
+    }
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    np_state = state["numpy"]
+    np.random.set_state(  # noqa: NPY002
+        (
+            np_state["kind"],
+            np_state["keys"].numpy().astype(np.uint32),
+            np_state["pos"],
+            np_state["has_gauss"],
+            np_state["cached"],
+        )
+    )
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def _atomic(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _save_weights(model: torch.nn.Module, path: Path, metadata: Mapping[str, str]) -> None:
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = _atomic(path)
+    try:
+        # Bytes written by us (not save_file, which makes owner-only files) honour umask.
+        tmp.write_bytes(save(tensors, metadata=dict(metadata)))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _save_state(state: Mapping[str, Any], path: Path) -> None:
+    tmp = _atomic(path)
+    try:
+        torch.save(dict(state), tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = _atomic(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _split(
+    store: PreparedSlices, config: SegmentationTrainConfig
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    patients = [row["patient_id"] for row in store.rows]
+    if config.n_folds is not None:
+        return patient_folds(patients, n_folds=config.n_folds, fold=config.fold, seed=config.seed)
+    return patient_split(patients, val_fraction=config.val_fraction, seed=config.seed)
+
+
+def _regions(data_dir: Path, n_channels: int) -> tuple[str, ...]:
+    path = data_dir / "prepare-config.json"
+    if path.is_file():
+        regions = json.loads(path.read_text(encoding="utf-8")).get("regions")
+        if isinstance(regions, list) and len(regions) == n_channels:
+            return tuple(str(r) for r in regions)
+    defaults = ("WT", "ET", "TC")
+    return defaults[:n_channels] if n_channels <= 3 else tuple(f"c{i}" for i in range(n_channels))
+
+
+def _digest(indices: Sequence[int]) -> str:
+    return hashlib.sha256(",".join(map(str, indices)).encode()).hexdigest()[:16]
+
+
+def _check_resume(
+    state: Mapping[str, Any],
+    config: SegmentationTrainConfig,
+    model_config: SegmentationModelConfig,
+    split_digest: str,
+    path: Path,
+) -> None:
+    saved_train = json.loads(state["train_config"])
+    diffs = [
+        f"{k}: {saved_train.get(k)!r} -> {v!r}"
+        for k, v in config.to_dict().items()
+        if k not in _RESUMABLE_CHANGES and saved_train.get(k) != v
+    ]
+    saved_model = json.loads(state["model_config"])
+    diffs += [
+        f"model {k}: {saved_model.get(k)!r} -> {v!r}"
+        for k, v in model_config.to_dict().items()
+        if saved_model.get(k) != v
+    ]
+    if state["split_digest"] != split_digest:
+        diffs.append("the train/validation split differs (other data or split settings)")
+    if diffs:
+        raise ConfigurationError(
+            "cannot resume: settings differ from the interrupted run (" + "; ".join(diffs) + "). "
+            f"Only {sorted(_RESUMABLE_CHANGES)} may change; use another --out to start afresh.",
+            path=path,
+        )
+
+
+def _make_loss(name: LossName) -> torch.nn.Module:
+    return DiceLoss() if name == "dice" else BCEDiceLoss()
+
+
+def _batches(
+    dataset: SegmentationDataset,
+    config: SegmentationTrainConfig,
+    *,
+    shuffle: bool,
+    epoch: int,
+    device: torch.device,
+) -> DataLoader[Any]:
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
+    )
+
+
+def _validate(
+    model: torch.nn.Module,
+    loader: DataLoader[Any],
+    loss_fn: torch.nn.Module,
+    metrics: SegmentationMetrics,
+    device: torch.device,
+    amp: torch.dtype | None,
+) -> float:
+    model.eval()
+    metrics.reset()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in loader:
+            image = batch["image"].to(device, non_blocking=True)
+            mask = batch["mask"].to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                logits = model(image)
+            logits = logits.float()
+            total += float(loss_fn(logits, mask)) * image.shape[0]
+            count += image.shape[0]
+            metrics.update(torch.sigmoid(logits), mask)
+    return total / max(count, 1)
+
+
+def train_segmentation(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    config: SegmentationTrainConfig | None = None,
+    model_config: SegmentationModelConfig | None = None,
+    encoder_weights: str | Path | None = None,
+    split: tuple[Sequence[int], Sequence[int]] | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a stage 1 segmentation model on a prepared folder.
+
+    Args:
+        data_dir: A folder written by
+            :func:`~radiogenomics.data.prepare_segmentation`.
+        out_dir: The run folder (created): checkpoints, ``metrics.jsonl``, ``config.json``.
+        config: Training settings; default :class:`SegmentationTrainConfig`.
+        model_config: The model; default Unet++/DenseNet121/2 classes. Its
+            ``image_size`` is replaced by ``config.image_size``.
+        encoder_weights: A local file of pretrained encoder weights (see
+            :func:`~radiogenomics.models.create_segmentation_model`).
+        split: Explicit ``(train_rows, val_rows)`` indices into the manifest, overriding
+            the patient split (for example, to validate on one plane of one case). The
+            caller then answers for keeping the two sides apart.
+        resume: Continue from ``out_dir/last.*`` (starts afresh when there is none).
+        progress: Show a progress bar per epoch.
+
+    Returns:
+        The outcome, with every epoch's metrics.
+
+    Raises:
+        ConfigurationError: Bad settings, ``out_dir`` already holds a run and ``resume``
+            is false, or the resumed run had other settings.
+        InvalidInputError: Too few patients for the split, or masks whose channels do not
+            match ``model_config.classes``.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or SegmentationTrainConfig()
+    model_config = dataclasses.replace(
+        model_config or SegmentationModelConfig(), image_size=config.image_size
+    )
+    data_dir, out = Path(data_dir), Path(out_dir)
+    store = PreparedSlices(data_dir)
+    if len(store) == 0:
+        raise InvalidInputError("the prepared folder holds no slices.", path=data_dir)
+    n_channels = int(store[0].masks.shape[0])
+    if n_channels != model_config.classes:
+        raise InvalidInputError(
+            f"the prepared masks have {n_channels} channels but the model has "
+            f"{model_config.classes} classes; set classes={n_channels}.",
+            path=data_dir,
+        )
+    if split is None:
+        train_rows, val_rows = (list(map(int, s)) for s in _split(store, config))
+    else:
+        train_rows, val_rows = list(map(int, split[0])), list(map(int, split[1]))
+        if not train_rows or not val_rows:
+            raise InvalidInputError("split: both the training and validation rows must be given.")
+    split_digest = _digest(train_rows) + _digest(val_rows)
+    device = resolve_device(config.device)
+    amp = resolve_amp(config.amp, device)
+
+    last_path, state_path = out / "last.safetensors", out / "last.state.pt"
+    best_path, log_path = out / "best.safetensors", out / "metrics.jsonl"
+    has_run = last_path.is_file() and state_path.is_file()
+    if has_run and not resume:
+        raise ConfigurationError(
+            "this folder already holds a training run; pass --resume to continue it, or "
+            "choose another --out.",
+            path=out,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+
+    with _deterministic():
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed % 2**32)  # noqa: NPY002
+        random.seed(config.seed)
+        model = model_config.create(encoder_weights=encoder_weights).to(device)
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience
+        )
+        scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+        start, best_loss, best_epoch, bad_epochs, stopped = 0, math.inf, 0, 0, False
+        best_scores: dict[str, float] = {}
+        history: list[dict[str, Any]] = []
+        if has_run:
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
+            _check_resume(state, config, model_config, split_digest, out)
+            load_weights(model, last_path, config=model_config)
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            scaler.load_state_dict(state["scaler"])
+            start, best_loss, best_epoch = (
+                state["epoch"],
+                state["best_val_loss"],
+                state["best_epoch"],
+            )
+            bad_epochs, stopped = state["bad_epochs"], state["stopped"]
+            best_scores = json.loads(state["best_scores"])
+            _set_rng_state(state["rng"])
+            if log_path.is_file():
+                lines = log_path.read_text(encoding="utf-8").splitlines()
+                history = [json.loads(x) for x in lines if x.strip()]
+                history = [h for h in history if h["epoch"] <= start]
+        _write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+        _write_text(
+            out / "config.json",
+            json.dumps(
+                {
+                    "data_dir": str(data_dir),
+                    "model_config": model_config.to_dict(),
+                    "train_config": config.to_dict(),
+                    "train_rows": len(train_rows),
+                    "val_rows": len(val_rows),
+                    "val_patients": sorted({store.rows[i]["patient_id"] for i in val_rows}),
+                },
+                indent=2,
+            )
+            + "\n",
+        )
+
+        loss_fn = _make_loss(config.loss)
+        channels = _regions(data_dir, n_channels)
+        metrics = SegmentationMetrics(channels=channels)
+        train_set = SegmentationDataset(
+            store,
+            train_rows,
+            image_size=config.image_size,
+            augment=config.augment,
+            seed=config.seed,
+        )
+        val_set = SegmentationDataset(store, val_rows, image_size=config.image_size)
+        encoder: torch.nn.Module = model.encoder  # type: ignore[assignment]
+        metadata = {
+            "format": CHECKPOINT_FORMAT,
+            "model_config": model_config.to_json(),
+            "train_config": json.dumps(config.to_dict(), sort_keys=True),
+        }
+
+        for epoch in range(start, config.epochs):
+            if stopped:
+                break
+            began = time.perf_counter()
+            frozen = epoch < config.warmup_epochs
+            for parameter in encoder.parameters():
+                parameter.requires_grad_(not frozen)
+            model.train()
+            train_set.set_epoch(epoch)
+            loader = _batches(train_set, config, shuffle=True, epoch=epoch, device=device)
+            total, count = 0.0, 0
+            bar = tqdm(
+                loader,
+                desc=f"epoch {epoch + 1}/{config.epochs}",
+                unit="batch",
+                leave=False,
+                disable=not progress,
+            )
+            for batch in bar:
+                image = batch["image"].to(device, non_blocking=True)
+                mask = batch["mask"].to(device, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                with torch.autocast(
+                    device.type, dtype=amp or torch.float32, enabled=amp is not None
+                ):
+                    logits = model(image)
+                loss = loss_fn(logits.float(), mask)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                total += float(loss.detach()) * image.shape[0]
+                count += image.shape[0]
+                bar.set_postfix(loss=f"{total / count:.4f}")
+            bar.close()
+            train_loss = total / max(count, 1)
+            val_loader = _batches(val_set, config, shuffle=False, epoch=epoch, device=device)
+            val_loss = _validate(model, val_loader, loss_fn, metrics, device, amp)
+            scores = metrics.compute()
+            lr = float(optimizer.param_groups[0]["lr"])
+            scheduler.step(val_loss)
+            improved = val_loss < best_loss
+            if improved:
+                best_loss, best_epoch, best_scores, bad_epochs = val_loss, epoch + 1, scores, 0
+            else:
+                bad_epochs += 1
+            stopped = config.patience is not None and bad_epochs >= config.patience
+            epoch_meta = {
+                **metadata,
+                "epoch": str(epoch + 1),
+                "val_loss": repr(val_loss),
+                "scores": json.dumps(scores),
+            }
+            if improved:
+                _save_weights(model, best_path, epoch_meta)
+            _save_weights(model, last_path, epoch_meta)
+            _save_state(
+                {
+                    "epoch": epoch + 1,
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "best_val_loss": best_loss,
+                    "best_epoch": best_epoch,
+                    "best_scores": json.dumps(best_scores),
+                    "bad_epochs": bad_epochs,
+                    "stopped": stopped,
+                    "rng": _rng_state(),
+                    "train_config": json.dumps(config.to_dict()),
+                    "model_config": model_config.to_json(),
+                    "split_digest": split_digest,
+                },
+                state_path,
+            )
+            line: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "lr": lr,
+                "encoder_frozen": frozen,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                **scores,
+                "best": improved,
+                "seconds": round(time.perf_counter() - began, 3),
+            }
+            history.append(line)
+            with log_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(line) + "\n")
+            if progress:
+                tqdm.write(
+                    f"epoch {epoch + 1}: train {train_loss:.4f} val {val_loss:.4f} "
+                    + " ".join(f"{k} {v:.3f}" for k, v in scores.items() if k.startswith("dice"))
+                    + (" *" if improved else "")
+                )
+    return TrainResult(
+        run_dir=out,
+        epochs_completed=history[-1]["epoch"] if history else start,
+        best_epoch=best_epoch,
+        best_val_loss=best_loss,
+        best_scores=best_scores,
+        stopped_early=stopped,
+        history=history,
+    )

@@ -1,0 +1,107 @@
+"""Patient-grouped validation splits: no patient on both sides.
+
+Every slice of a patient goes to the same side, so validation scores measure how the
+model does on patients it has never seen. Both functions are deterministic: the same
+identifiers and seed give the same split, on any machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from radiogenomics._options import check_range
+from radiogenomics.errors import ConfigurationError, InvalidInputError
+
+__all__ = ["patient_folds", "patient_split"]
+
+IndexArray = npt.NDArray[np.intp]
+
+
+def _groups(patient_ids: Sequence[str], needed: int) -> npt.NDArray[np.str_]:
+    groups = np.asarray([str(p) for p in patient_ids])
+    n_patients = len(set(groups.tolist()))
+    if n_patients < needed:
+        raise InvalidInputError(
+            f"got {n_patients} distinct patient(s) in {len(groups)} items; a grouped split "
+            f"needs at least {needed}. Prepare more cases."
+        )
+    return groups
+
+
+def patient_split(
+    patient_ids: Sequence[str], *, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[IndexArray, IndexArray]:
+    """Hold out a random fraction of the *patients* (not of the items) for validation.
+
+    Uses scikit-learn's ``GroupShuffleSplit``: ``ceil(val_fraction * n_patients)``
+    patients go to validation.
+
+    Args:
+        patient_ids: The patient of each item (one entry per slice).
+        val_fraction: Fraction of patients held out, in (0, 1).
+        seed: Random seed.
+
+    Returns:
+        ``(train_indices, val_indices)``, each sorted, together covering every item once.
+
+    Raises:
+        ConfigurationError: ``val_fraction`` is not in (0, 1).
+        InvalidInputError: Fewer than 2 distinct patients.
+
+    Example:
+        >>> train, val = patient_split(["a", "a", "b", "c", "d", "e"], val_fraction=0.2)
+        >>> len(train) + len(val)
+        6
+    """
+    from sklearn.model_selection import GroupShuffleSplit
+
+    check_range(
+        "val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False
+    )
+    groups = _groups(patient_ids, 2)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=val_fraction, random_state=seed)
+    train, val = next(splitter.split(np.zeros(len(groups)), groups=groups))
+    if len(train) == 0:  # sklearn rounds the held-out count up; keep one patient to train
+        raise InvalidInputError(
+            f"val_fraction={val_fraction} leaves no training patient among "
+            f"{len(set(groups.tolist()))}; lower it."
+        )
+    return np.sort(train).astype(np.intp), np.sort(val).astype(np.intp)
+
+
+def patient_folds(
+    patient_ids: Sequence[str], *, n_folds: int = 5, fold: int = 0, seed: int = 0
+) -> tuple[IndexArray, IndexArray]:
+    """The ``fold``-th of ``n_folds`` patient-grouped folds (the reference: 5 folds, fold 0).
+
+    Uses scikit-learn's ``GroupKFold(shuffle=True, random_state=seed)``: patients are
+    shuffled, then dealt into folds of about equal item counts.
+
+    Args:
+        patient_ids: The patient of each item.
+        n_folds: Number of folds, at least 2.
+        fold: Which fold is validation, in ``[0, n_folds)``.
+        seed: Random seed of the shuffle.
+
+    Returns:
+        ``(train_indices, val_indices)``, each sorted.
+
+    Raises:
+        ConfigurationError: ``n_folds < 2`` or ``fold`` out of range.
+        InvalidInputError: Fewer distinct patients than folds.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    if n_folds < 2:
+        raise ConfigurationError(f"n_folds={n_folds} must be at least 2.")
+    if not 0 <= fold < n_folds:
+        raise ConfigurationError(f"fold={fold} is out of range; expected 0 to {n_folds - 1}.")
+    groups = _groups(patient_ids, n_folds)
+    splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for index, (train, val) in enumerate(splitter.split(np.zeros(len(groups)), groups=groups)):
+        if index == fold:
+            return np.sort(train).astype(np.intp), np.sort(val).astype(np.intp)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,215 @@
+"""Stage 1 training on CPU: one step, a short run, checkpoints, exact resume, loading."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from radiogenomics.data import (
+    PreparedSlices,
+    SegmentationDataset,
+    SegmentationPrepConfig,
+    prepare_segmentation,
+)
+from radiogenomics.errors import ConfigurationError, InputNotFoundError
+from radiogenomics.io import find_brats_cases
+from radiogenomics.metrics import DiceLoss
+from radiogenomics.models import (
+    SegmentationModelConfig,
+    create_segmentation_model,
+    load_segmentation_model,
+)
+from radiogenomics.training import (
+    SegmentationTrainConfig,
+    resolve_amp,
+    resolve_device,
+    train_segmentation,
+)
+from radiogenomics.training import (
+    load_segmentation_model as load_from_training,
+)
+
+MODEL = SegmentationModelConfig(architecture="Unet", encoder="tu-test_resnet", image_size=64)
+CONFIG = SegmentationTrainConfig(
+    epochs=3,
+    batch_size=16,
+    lr=3e-3,
+    warmup_epochs=1,
+    image_size=64,
+    device="cpu",
+    seed=7,
+)
+
+
+@pytest.fixture(scope="module")
+def prepared(synthetic_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("prepared-train") / "out"
+    config = SegmentationPrepConfig(size=64, modalities=("flair",))
+    assert prepare_segmentation(find_brats_cases(synthetic_cohort), out, config=config).ok
+    return out
+
+
+@pytest.fixture(scope="module")
+def full_run(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "full"
+    train_segmentation(prepared, out, config=CONFIG, model_config=MODEL, progress=False)
+    return out
+
+
+def _history(run: Path) -> list[dict[str, object]]:
+    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_one_training_step_on_cpu(prepared: Path) -> None:
+    torch.manual_seed(0)
+    model = MODEL.create()
+    dataset = SegmentationDataset(PreparedSlices(prepared), range(8), image_size=64, augment=True)
+    batch = torch.utils.data.default_collate([dataset[i] for i in range(8)])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = DiceLoss()(model(batch["image"]), batch["mask"])
+    loss.backward()
+    optimizer.step()
+    assert 0 < loss.item() < 1
+    assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+
+
+def test_short_run_learns_and_writes_its_files(full_run: Path) -> None:
+    history = _history(full_run)
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert history[0]["encoder_frozen"] is True
+    assert history[1]["encoder_frozen"] is False
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    for key in ("lr", "val_loss", "dice_WT", "dice_ET", "dice_pooled", "iou_WT", "iou_pooled"):
+        assert key in history[0]
+    for name in ("best.safetensors", "last.safetensors", "last.state.pt", "config.json"):
+        assert (full_run / name).is_file()
+    assert not list(full_run.glob(".*.tmp"))
+    config = json.loads((full_run / "config.json").read_text())
+    assert config["model_config"]["encoder"] == "tu-test_resnet"
+    assert config["val_patients"]  # held-out patients are recorded
+    best = min(history, key=lambda h: h["val_loss"])  # type: ignore[arg-type,return-value]
+    assert next(h for h in history if h["best"] is True and h is best)
+
+
+def test_validation_patients_are_never_trained_on(prepared: Path, full_run: Path) -> None:
+    config = json.loads((full_run / "config.json").read_text())
+    store = PreparedSlices(prepared)
+    held_out = set(config["val_patients"])
+    rows = [r for r in store.rows if r["patient_id"] in held_out]
+    assert len(rows) == config["val_rows"]
+    assert 0 < config["val_rows"] < len(store)
+
+
+def test_resume_ends_with_the_same_weights(prepared: Path, full_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "resumed"
+    first = dataclasses.replace(CONFIG, epochs=1)
+    train_segmentation(prepared, out, config=first, model_config=MODEL, progress=False)
+    result = train_segmentation(
+        prepared, out, config=CONFIG, model_config=MODEL, resume=True, progress=False
+    )
+    assert result.epochs_completed == 3
+    expected = load_file(str(full_run / "last.safetensors"))
+    got = load_file(str(out / "last.safetensors"))
+    assert expected.keys() == got.keys()
+    for key, value in expected.items():
+        assert torch.equal(got[key], value), key
+    assert [h["val_loss"] for h in _history(out)] == [h["val_loss"] for h in _history(full_run)]
+
+
+def test_existing_run_needs_resume_and_same_settings(prepared: Path, full_run: Path) -> None:
+    with pytest.raises(ConfigurationError, match="--resume"):
+        train_segmentation(prepared, full_run, config=CONFIG, model_config=MODEL, progress=False)
+    changed = dataclasses.replace(CONFIG, lr=1e-2)
+    with pytest.raises(ConfigurationError, match=r"lr: 0\.003 -> 0\.01"):
+        train_segmentation(
+            prepared, full_run, config=changed, model_config=MODEL, resume=True, progress=False
+        )
+
+
+def test_load_segmentation_model(full_run: Path) -> None:
+    model, config = load_segmentation_model(full_run)
+    assert load_from_training is load_segmentation_model
+    assert config == MODEL
+    assert not model.training
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 2, 64, 64)
+    last, _ = load_segmentation_model(full_run / "last.safetensors")
+    assert isinstance(last, torch.nn.Module)
+    with pytest.raises(InputNotFoundError):
+        load_segmentation_model(full_run / "missing")
+
+
+def test_checkpoint_of_another_architecture_is_named(full_run: Path) -> None:
+    with pytest.raises(ConfigurationError, match="architecture: checkpoint 'Unet', model 'FPN'"):
+        create_segmentation_model(
+            architecture="FPN", encoder="tu-test_resnet", weights=full_run / "best.safetensors"
+        )
+
+
+def test_amp_and_device_resolution() -> None:
+    cpu = torch.device("cpu")
+    assert resolve_amp("auto", cpu) is None
+    assert resolve_amp("off", cpu) is None
+    assert resolve_amp("bf16", cpu) is torch.bfloat16
+    with pytest.raises(ConfigurationError, match="fp16"):
+        resolve_amp("fp16", cpu)
+    assert resolve_device("cpu") == cpu
+    with pytest.raises(ConfigurationError, match="device"):
+        resolve_device("tpu:0")
+
+
+def test_train_config_validation() -> None:
+    with pytest.raises(ConfigurationError, match="multiple of 32"):
+        SegmentationTrainConfig(image_size=100)
+    with pytest.raises(ConfigurationError, match="Did you mean 'dice'"):
+        SegmentationTrainConfig(loss="dise")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="n_folds"):
+        SegmentationTrainConfig(n_folds=3, fold=3)
+    assert repr(SegmentationTrainConfig(epochs=5)) == "SegmentationTrainConfig(epochs=5)"
+    assert SegmentationTrainConfig.from_dict(CONFIG.to_dict()) == CONFIG
+
+
+def test_early_stopping_and_resuming_a_stopped_run(
+    prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radiogenomics.training import segmentation
+
+    def flat_validation(*args: object, **kwargs: object) -> float:
+        return 0.5  # never improves after the first epoch
+
+    monkeypatch.setattr(segmentation, "_validate", flat_validation)
+    config = dataclasses.replace(CONFIG, epochs=6, patience=2, warmup_epochs=0)
+    out = tmp_path / "stop"
+    result = train_segmentation(prepared, out, config=config, model_config=MODEL, progress=False)
+    assert result.stopped_early
+    assert result.epochs_completed == 3  # 1 (best), then 2 without improvement
+    assert result.best_epoch == 1
+    assert [h["best"] for h in result.history] == [True, False, False]
+    again = train_segmentation(
+        prepared, out, config=config, model_config=MODEL, resume=True, progress=False
+    )
+    assert again.epochs_completed == 3
+    assert again.stopped_early
+    assert len(_history(out)) == 3
+
+
+def test_training_modules_import_lightly() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, radiogenomics.models, radiogenomics.training, radiogenomics.metrics, "
+        "radiogenomics.data;"
+        "print(','.join(m for m in ('torch', 'segmentation_models_pytorch', 'timm') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
