@@ -413,3 +413,28 @@ def test_real_case_volumes(real_case: Any) -> None:
     expected = np.diag([-1.0, -1.0, 1.0, 1.0])
     expected[1, 3] = 239.0
     np.testing.assert_allclose(real_case.affine, expected)
+
+
+def test_write_nifti_is_atomic_keeps_dtype_and_geometry_and_normal_permissions(
+    tmp_path: Path,
+) -> None:
+    import os
+    import stat
+
+    import nibabel as nib
+
+    from radiogenomics.io import write_nifti
+
+    data = np.arange(24, dtype=np.int16).reshape(2, 3, 4)
+    affine = np.diag([-1.0, -1.0, 2.0, 1.0])
+    out = write_nifti(data, affine, tmp_path / "sub" / "v.nii.gz")
+    image = nib.load(str(out))
+    np.testing.assert_array_equal(np.asanyarray(image.dataobj), data)
+    assert image.get_data_dtype() == np.int16
+    np.testing.assert_array_equal(image.affine, affine)
+    assert int(image.header["sform_code"]) == 1
+    assert int(image.header["qform_code"]) == 1
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+    assert [p.name for p in out.parent.iterdir()] == ["v.nii.gz"], "no temporary file left"

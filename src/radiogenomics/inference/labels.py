@@ -13,7 +13,6 @@ So ``labels >= 1`` is the predicted WT (union with ET) and ``labels == 2`` the E
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from radiogenomics.errors import ConfigurationError, GeometryError
+from radiogenomics.io.nifti import write_nifti
 
 __all__ = ["ET_LABEL", "WT_LABEL", "check_nifti_path", "masks_to_label_map", "save_label_map"]
 
@@ -104,28 +104,11 @@ def save_label_map(
         ConfigurationError: ``path`` does not end in ``.nii.gz`` or ``.nii``.
         GeometryError: ``labels`` is not 3D or ``affine`` not 4x4.
     """
-    import nibabel as nib
-
-    suffix = check_nifti_path(path, name="path")
+    check_nifti_path(path, name="path")
     data = np.asarray(labels)
     matrix = np.array(affine, dtype=np.float64)
     if data.ndim != 3:
         raise GeometryError(f"expected a 3D label map; got shape {data.shape}.")
     if matrix.shape != (4, 4):
         raise GeometryError(f"expected a 4x4 affine; got shape {matrix.shape}.")
-    nifti1_image: Any = nib.Nifti1Image  # nibabel is untyped
-    image = nifti1_image(data.astype(np.uint8), matrix)
-    image.set_qform(matrix, code=1)
-    image.set_sform(matrix, code=1)
-    image.header.set_xyzt_units("mm")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
-        nib.save(image, tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_nifti(data.astype(np.uint8), matrix, path)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from radiogenomics._atomic import atomic_target
 from radiogenomics.errors import InputNotFoundError, InvalidInputError, LabelError
 from radiogenomics.io.labels import normalize_patient_id
 
@@ -105,17 +104,14 @@ def write_submission(
     if not rows:
         raise InvalidInputError("no patient to write; a submission needs at least one row.")
     _check_expected(rows, expected, path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream, lineterminator="\n")
-            writer.writerow(SUBMISSION_HEADER)
-            for patient_id in sorted(rows):
-                writer.writerow((patient_id, repr(rows[patient_id])))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with (
+        atomic_target(path) as temporary,
+        temporary.open("w", newline="", encoding="utf-8") as stream,
+    ):
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(SUBMISSION_HEADER)
+        for patient_id in sorted(rows):
+            writer.writerow((patient_id, repr(rows[patient_id])))
     return path
 
 

@@ -25,6 +25,7 @@ from radiogenomics.io.nifti import (
     find_brats_cases,
     load_case,
     read_nifti,
+    write_nifti,
 )
 
 __all__ = [
@@ -48,4 +49,5 @@ __all__ = [
     "read_nifti",
     "series_to_nifti",
     "task2_patient_ids",
+    "write_nifti",
 ]

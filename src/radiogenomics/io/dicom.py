@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ from radiogenomics.errors import (
     InvalidInputError,
     MissingDecoderError,
 )
+from radiogenomics.io.nifti import write_nifti
 from radiogenomics.records import PLANES, Plane, VolumeRecord
 
 if TYPE_CHECKING:
@@ -697,8 +697,6 @@ def series_to_nifti(
         ConfigurationError: ``out_path`` does not end in ``.nii.gz`` or ``.nii``.
         RadiogenomicsError: Any error of :func:`read_dicom_series`.
     """
-    import nibabel as nib
-
     out = Path(out_path)
     suffix = next((s for s in (".nii.gz", ".nii") if out.name.endswith(s)), None)
     if suffix is None or out.name == suffix:
@@ -712,21 +710,7 @@ def series_to_nifti(
         max_spacing_deviation=max_spacing_deviation,
     )
     affine = np.array(series.affine, dtype=np.float64)
-    nifti1_image: Any = nib.Nifti1Image  # nibabel is untyped
-    image = nifti1_image(np.asarray(series.to_nifti_array()), affine)
-    image.set_qform(affine, code=1)
-    image.set_sform(affine, code=1)
-    image.header.set_xyzt_units("mm")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
-        nib.save(image, tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_nifti(np.asarray(series.to_nifti_array()), affine, out)
 
 
 def _mri_type_folders(folder: Path) -> dict[str, Path]:

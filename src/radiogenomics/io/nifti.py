@@ -12,6 +12,7 @@ Volumes are read with nibabel, which applies the header's scaling factors
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ __all__ = [
     "find_brats_cases",
     "load_case",
     "read_nifti",
+    "write_nifti",
 ]
 
 MODALITIES: tuple[str, ...] = ("flair", "t1", "t1ce", "t2")
@@ -331,3 +333,40 @@ def load_case(
         )
     assert reference is not None
     return LoadedCase(case=case, images=images, label_map=label_map, affine=reference[2])
+
+
+def write_nifti(
+    data: npt.NDArray[Any], affine: npt.NDArray[np.floating], path: str | os.PathLike[str]
+) -> Path:
+    """Write a volume as NIfTI, atomically, with ``affine`` as both qform and sform.
+
+    The file appears complete or not at all (written beside ``path``, then renamed);
+    missing parent folders are created. The affine is stored with code 1 (scanner
+    coordinates), units in millimetres.
+
+    Args:
+        data: The voxels; their dtype is kept.
+        affine: The 4x4 voxel-to-world (RAS+) affine.
+        path: A ``.nii.gz`` or ``.nii`` file.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Shape:
+        - data: (X, Y, Z).
+        - affine: (4, 4).
+    """
+    import nibabel as nib
+
+    from radiogenomics._atomic import atomic_target
+
+    out = Path(path)
+    matrix = np.asarray(affine, dtype=np.float64)
+    image = nib.Nifti1Image(np.asarray(data), matrix)
+    image.set_qform(matrix, code=1)
+    image.set_sform(matrix, code=1)
+    image.header.set_xyzt_units("mm")
+    suffix = ".nii.gz" if out.name.endswith(".gz") else ".nii"
+    with atomic_target(out, suffix=suffix) as temporary:
+        nib.save(image, str(temporary))
+    return out
