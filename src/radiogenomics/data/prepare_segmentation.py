@@ -18,9 +18,8 @@ from radiogenomics.filters import BlankSliceFilter, ContourCountFilter, TumorAre
 from radiogenomics.filters.tumor_area import AreaMeasure, AreaReference
 from radiogenomics.io.labels import exclude_task2_overlap
 from radiogenomics.io.nifti import MODALITIES, BratsCase, load_case
-from radiogenomics.masks import brain_mask, tumor_masks
 from radiogenomics.pipeline import Pipeline, Step
-from radiogenomics.records import PLANES, Plane, VolumeRecord
+from radiogenomics.records import PLANES, Plane
 from radiogenomics.sampling import DistinctSampler
 from radiogenomics.sampling.distinct import SamplingMethod
 from radiogenomics.slicing import ResizeSlices, SliceExtractor
@@ -196,30 +195,6 @@ class PrepareReport:
         return "\n".join(lines)
 
 
-def _case_volumes(case: BratsCase, config: SegmentationPrepConfig) -> list[VolumeRecord]:
-    loaded = load_case(case, modalities=config.modalities)
-    assert loaded.label_map is not None
-    masks = tumor_masks(
-        loaded.label_map,
-        regions=config.regions,  # type: ignore[arg-type]
-        convention=case.convention,
-    )
-    brain = brain_mask(list(loaded.images.values()))
-    return [
-        VolumeRecord(
-            patient_id=case.case_id,
-            modality=modality,
-            image=image,
-            affine=loaded.affine,
-            masks=masks,
-            brain=brain,
-            mask_channels=config.regions,
-            source=str(case.images[modality]),
-        )
-        for modality, image in loaded.images.items()
-    ]
-
-
 def prepare_case(case: BratsCase, out: str | Path, config: SegmentationPrepConfig) -> CaseOutcome:
     """Prepare one case: load, slice, sample, filter, resize and write it atomically.
 
@@ -231,7 +206,10 @@ def prepare_case(case: BratsCase, out: str | Path, config: SegmentationPrepConfi
         return CaseOutcome(case.case_id, "skipped")
     try:
         pipeline = build_segmentation_pipeline(config)
-        records = [r for volume in _case_volumes(case, config) for r in pipeline(volume)]
+        volumes = load_case(case, modalities=config.modalities).volumes(
+            regions=config.regions  # type: ignore[arg-type]
+        )
+        records = [r for volume in volumes for r in pipeline(volume)]
         rows = write_case(records, out, case.case_id)
     except RadiogenomicsError as error:
         return CaseOutcome(case.case_id, "failed", error=str(error))

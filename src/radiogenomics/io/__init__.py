@@ -25,6 +25,7 @@ from radiogenomics.io.nifti import (
     find_brats_cases,
     load_case,
     read_nifti,
+    volume_records,
     write_nifti,
 )
 
@@ -49,5 +50,6 @@ __all__ = [
     "read_nifti",
     "series_to_nifti",
     "task2_patient_ids",
+    "volume_records",
     "write_nifti",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,14 @@ from radiogenomics.errors import (
     InputNotFoundError,
     InvalidInputError,
 )
-from radiogenomics.masks import LabelConvention, check_label_map
+from radiogenomics.masks import (
+    LabelConvention,
+    Region,
+    brain_mask,
+    check_label_map,
+    tumor_masks,
+)
+from radiogenomics.records import VolumeRecord
 
 __all__ = [
     "MODALITIES",
@@ -38,6 +45,7 @@ __all__ = [
     "find_brats_cases",
     "load_case",
     "read_nifti",
+    "volume_records",
     "write_nifti",
 ]
 
@@ -106,11 +114,81 @@ class LoadedCase:
         first = next(iter(self.images.values()))
         return (int(first.shape[0]), int(first.shape[1]), int(first.shape[2]))
 
+    def volumes(self, *, regions: Sequence[Region] = ("WT", "ET")) -> list[VolumeRecord]:
+        """One record per modality, sharing the tumor masks and the brain mask.
+
+        Args:
+            regions: The mask channels, in order.
+
+        Raises:
+            InputNotFoundError: The case was loaded without a label map.
+        """
+        if self.label_map is None:
+            raise InputNotFoundError(
+                "the case was loaded without a label map; masks need one.",
+                path=self.case.folder,
+                patient_id=self.case.case_id,
+            )
+        return volume_records(
+            self.case.case_id,
+            self.images,
+            self.label_map,
+            self.affine,
+            convention=self.case.convention,
+            regions=regions,
+            sources={m: str(p) for m, p in self.case.images.items()},
+        )
+
     def __repr__(self) -> str:
         return (
             f"LoadedCase(case_id={self.case.case_id!r}, modalities={tuple(self.images)}, "
             f"shape={self.shape}, label={'yes' if self.label_map is not None else 'no'})"
         )
+
+
+def volume_records(
+    case_id: str,
+    images: Mapping[str, npt.NDArray[Any]],
+    label_map: npt.NDArray[np.integer],
+    affine: npt.NDArray[np.floating],
+    *,
+    convention: LabelConvention = "brats2021",
+    regions: Sequence[Region] = ("WT", "ET"),
+    sources: Mapping[str, str] | None = None,
+) -> list[VolumeRecord]:
+    """Turn co-registered modalities and their label map into one record per modality.
+
+    Every record shares one tumor-mask array (channels ``regions``) and one brain mask
+    (foreground of any modality); nothing is copied per modality.
+
+    Args:
+        case_id: The records' ``patient_id``.
+        images: Modality to volume.
+        label_map: The label map.
+        affine: The shared affine.
+        convention: The label convention.
+        regions: The mask channels, in order.
+        sources: Modality to file path, named in errors.
+
+    Shape:
+        - images: each (X, Y, Z); label_map: (X, Y, Z).
+        - each record's masks: (len(regions), X, Y, Z).
+    """
+    masks = tumor_masks(label_map, regions=regions, convention=convention)
+    brain = brain_mask(list(images.values()))
+    return [
+        VolumeRecord(
+            patient_id=case_id,
+            modality=modality,
+            image=image,
+            affine=np.asarray(affine, dtype=np.float64),
+            masks=masks,
+            brain=brain,
+            mask_channels=tuple(regions),
+            source=None if sources is None else sources.get(modality),
+        )
+        for modality, image in images.items()
+    ]
 
 
 def _strip_extension(name: str) -> str | None:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from radiogenomics.io.nifti import MODALITIES, NAMING, BratsCase
-from radiogenomics.masks import ENHANCING_LABEL, LabelConvention, brain_mask, tumor_masks
+from radiogenomics.io.nifti import MODALITIES, NAMING, BratsCase, volume_records
+from radiogenomics.masks import ENHANCING_LABEL, LabelConvention
 from radiogenomics.records import VolumeRecord
 
 __all__ = ["SyntheticCase", "make_brats_case", "write_brats_cohort"]
@@ -56,24 +56,14 @@ class SyntheticCase:
         Args:
             regions: The mask channels (``"WT"``, ``"TC"``, ``"ET"``).
         """
-        masks = tumor_masks(
+        return volume_records(
+            self.case_id,
+            self.images,
             self.label_map,
-            regions=tuple(regions),  # type: ignore[arg-type]
+            self.affine,
             convention=self.convention,
+            regions=tuple(regions),  # type: ignore[arg-type]
         )
-        brain = brain_mask(list(self.images.values()))
-        return [
-            VolumeRecord(
-                patient_id=self.case_id,
-                modality=modality,
-                image=image,
-                affine=self.affine,
-                masks=masks,
-                brain=brain,
-                mask_channels=tuple(regions),
-            )
-            for modality, image in self.images.items()
-        ]
 
     def write(self, root: str | Path) -> BratsCase:
         """Write the case as NIfTI files under ``root/<case_id>/``, named by convention.
