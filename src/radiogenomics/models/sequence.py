@@ -4,7 +4,7 @@ The reference embeds each 3-channel frame of a 35-frame chunk with an ECA-NFNet-
 (ImageNet) whose classifier is removed (a 2304-d embedding), runs a one-layer
 bidirectional LSTM over the 35 embeddings, concatenates all 35 outputs and maps them to
 one logit with one linear layer. The writeup gives an LSTM hidden size of 64 (about
-23.05 M parameters); the released code uses 128 (about 24.34 M).
+23.06 M parameters); the released code uses 128 (about 24.34 M).
 
 Heads (``head=``):
 
@@ -39,7 +39,7 @@ from radiogenomics.models.segmentation import HUB_WEIGHT_NAMES, load_state_dict_
 __all__ = ["SequenceClassifier", "SequenceHead", "load_backbone_weights"]
 
 SequenceHead = Literal["concat", "pooled"]
-"""How the LSTM outputs become one logit: all time steps concatenated (the reference) or
+"""How the LSTM outputs become one logit — all time steps concatenated (the reference) or
 their mean over valid frames."""
 
 _HEADS: tuple[SequenceHead, ...] = ("concat", "pooled")
