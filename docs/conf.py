@@ -87,6 +87,10 @@ _PUBLIC_MODULES = (
     "radiogenomics.sampling",
     "radiogenomics.filters",
     "radiogenomics.data",
+    "radiogenomics.models",
+    "radiogenomics.metrics",
+    "radiogenomics.training",
+    "radiogenomics.inference",
     "radiogenomics.testing",
 )
 doctest_global_setup = "\n".join(
@@ -118,6 +122,18 @@ nitpick_ignore_regex = [
     ("py:data", r"typing\.(Any|Literal|Optional|Union)"),
     ("py:class", r"collections\.abc\.(Callable|Collection|Iterable|Mapping|Sequence)"),
     ("py:class", r"pathlib\.Path"),
+    # pathlib.Path as spelled in an annotation that cannot be evaluated at build time
+    # (create_segmentation_model: its return type names torch, which the module imports
+    # only for type checking, so its annotations stay strings).
+    ("py:class", r"Path"),
     ("py:class", r"os\.PathLike"),
     ("py:class", r"argparse\.ArgumentParser"),
+    ("py:data", r"Ellipsis"),  # the "..." of tuple[float, ...]
+    # numpy's random generator, as annotated (numpy.random.Generator).
+    ("py:class", r"numpy\.random\.(_generator\.)?Generator"),
+    # torch: tensors, modules, devices and dtypes in the annotations of the models,
+    # training and inference, and torch's Dataset base class.
+    ("py:class", r"torch\.(Tensor|device|dtype)"),
+    ("py:class", r"torch\.nn\.(modules\.module\.)?Module"),
+    ("py:class", r"torch\.utils\.data\.(dataset\.)?Dataset"),
 ]

@@ -93,10 +93,30 @@ def shorten_numpy_signature(
     if what in {"class", "exception"} and new_signature is not None:
         # A class "returns" its instance; "-> None" from __init__ would only mislead.
         new_signature = new_signature.removesuffix(" -> None")
+        new_signature = _spell_factories(obj, new_signature)
     return (
         None if new_signature is None else shorten_numpy(new_signature),
         None if new_return is None else shorten_numpy(new_return),
     )
+
+
+def _spell_factories(cls: Any, signature: str) -> str:
+    """Spell a dataclass's ``<factory>`` defaults as the calls they make (``dict()``).
+
+    ``<factory>`` is not Python, so Sphinx cannot parse such a signature and falls back
+    to splitting it at every comma, which breaks annotations like ``dict[str, float]``
+    into unresolvable pieces.
+    """
+    import dataclasses
+
+    if not dataclasses.is_dataclass(cls) or "<factory>" not in signature:
+        return signature
+    for item in dataclasses.fields(cls):
+        factory = item.default_factory
+        if item.init and factory is not dataclasses.MISSING:
+            name = getattr(factory, "__name__", "factory")
+            signature = signature.replace("<factory>", f"{name}()", 1)
+    return signature
 
 
 # -- 2. re-exported names -----------------------------------------------------------------

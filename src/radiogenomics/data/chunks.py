@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 LastChunkPolicy = Literal["pad", "shift"]
-"""What to do with the last chunk of a series: pad it at its end (the reference) or
+"""What to do with the last chunk of a series — pad it at its end (the reference) or
 shift it back to end at the series end."""
 
 _POLICIES: tuple[LastChunkPolicy, ...] = ("pad", "shift")
@@ -254,7 +254,7 @@ class LazyFrames:
 
 
 FrameInput = npt.NDArray[np.uint8] | FrameSource
-"""What :class:`ChunkDataset` accepts per series: an array (or memmap) or a source."""
+"""What :class:`ChunkDataset` accepts per series — an array (or memmap) or a source."""
 
 
 def as_frame_source(frames: FrameInput) -> FrameSource:

@@ -30,7 +30,7 @@ from radiogenomics.errors import ConfigurationError, GeometryError
 __all__ = ["Interpolation", "crop_box", "zoom_in", "zoom_out", "zoomed_size"]
 
 Interpolation = Literal["linear", "nearest", "area"]
-"""How a slice is resampled: bilinear (the reference's choice), nearest neighbour (for
+"""How a slice is resampled — bilinear (the reference's choice), nearest neighbour (for
 label or binary masks, keeps values exact) or pixel-area averaging (for shrinking)."""
 
 _INTERPOLATIONS: tuple[Interpolation, ...] = ("linear", "nearest", "area")

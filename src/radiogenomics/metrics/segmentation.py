@@ -75,7 +75,7 @@ def dice_score(
     threshold: float = 0.5,
     pooled: bool = False,
 ) -> torch.Tensor:
-    """Dice coefficient 2|P∩T| / (|P| + |T|) of thresholded probabilities.
+    """Dice coefficient ``2 |P ∩ T| / (|P| + |T|)`` of thresholded probabilities.
 
     Args:
         probabilities: Predicted probabilities in [0, 1].
@@ -113,7 +113,7 @@ def iou_score(
     threshold: float = 0.5,
     pooled: bool = False,
 ) -> torch.Tensor:
-    """Intersection over union |P∩T| / |P∪T| of thresholded probabilities.
+    """Intersection over union ``|P ∩ T| / |P ∪ T|`` of thresholded probabilities.
 
     Arguments, conventions and errors as :func:`dice_score`.
 

@@ -431,7 +431,8 @@ def load_segmentation_model(
     """Rebuild a trained model from a run folder (or a checkpoint file), ready for inference.
 
     Args:
-        run_dir: A folder written by :func:`train_segmentation`, or one of its
+        run_dir: A folder written by
+            :func:`~radiogenomics.training.train_segmentation`, or one of its
             ``.safetensors`` files.
         which: ``"best"`` (lowest validation loss) or ``"last"``.
         device: Where to put the model.
