@@ -135,6 +135,9 @@ def test_presets_command_prints_settings(capsys: pytest.CaptureFixture[str]) -> 
     text = capsys.readouterr().out
     assert '"sampler": "stride"' in text
     assert '"reference": "slice"' in text
+    assert "# released-code: stage 2 preparation" in text
+    assert '"count_holes": true' in text
+    assert '"area": "largest_contour"' in text
 
 
 def test_demo_command_runs_on_synthetic_and_real_data(

@@ -4,6 +4,9 @@ Commands:
 
 * ``prepare-segmentation``: BraTS Task 1 folder -> prepared stage 1 slices.
 * ``train-segmentation``: prepared slices -> a trained stage 1 model (run folder).
+* ``prepare-classification``: Task 2 patients -> the stage 2 frame store.
+* ``train-classification``: frame store -> one trained stage 2 classifier per MRI type.
+* ``predict``: Task 2 patients -> a Kaggle submission (both stages).
 * ``dicom-to-nifti``: one DICOM series -> ``.nii.gz`` with the series' geometry.
 * ``segment``: predict WT/ET masks of a NIfTI volume or DICOM series with a stage 1 model.
 * ``presets``: print a named preset's settings.
@@ -238,6 +241,250 @@ def _run_train_segmentation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_prepare_classification(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    from radiogenomics.io.dicom import MRI_TYPES
+
+    p = sub.add_parser(
+        "prepare-classification",
+        help="Task 2 patients -> the stage 2 frame store (mask-conditioned frames)",
+        description=(
+            "For every patient and MRI type: read the series in geometric order, normalise "
+            "it, predict WT/ET with the stage 1 model, build [image, WT, ET] frames, keep "
+            "those with enough tumor and few tumor regions, and store them losslessly with "
+            "a manifest. Known-bad series are skipped. Resumable: rerun the same command "
+            "after an interruption. Exits 1 when some series failed (see failures.csv)."
+        ),
+    )
+    p.add_argument(
+        "--task2-dir", required=True, type=Path, help="Task 2 folder (train/) or one patient"
+    )
+    p.add_argument("--labels", type=Path, help="train_labels.csv (absent for test data)")
+    p.add_argument(
+        "--segmentation-model", required=True, type=Path, help="stage 1 training run folder"
+    )
+    p.add_argument("--out", required=True, type=Path, help="output folder (the frame store)")
+    p.add_argument(
+        "--preset",
+        default="writeup",
+        choices=("writeup", "released-code"),
+        help="settings to start from (default: writeup)",
+    )
+    p.add_argument("--mri-types", nargs="+", choices=MRI_TYPES, help="MRI types to prepare")
+    p.add_argument("--min-ratio", type=float, help="keep frames with tumor ratio strictly above")
+    p.add_argument("--max-contours", type=int, help="drop frames with more WT contours")
+    p.add_argument(
+        "--count-holes",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="count hole contours too (released code)",
+    )
+    p.add_argument("--area", choices=("pixels", "largest_contour"), help="how areas are measured")
+    p.add_argument(
+        "--include-known-bad", action="store_true", help="also prepare the known-bad series"
+    )
+    p.add_argument("--workers", type=int, default=1, help="patients prepared in parallel")
+    p.add_argument("--device", default="cpu", help="torch device of the stage 1 model")
+    p.add_argument("--batch-size", type=int, default=32, help="slices per stage 1 pass")
+    p.add_argument("--overwrite", action="store_true", help="delete --out first")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(handler=_run_prepare_classification)
+
+
+def _run_prepare_classification(args: argparse.Namespace) -> int:
+    from radiogenomics.data.prepare_classification import prepare_classification
+    from radiogenomics.presets import classification_preset
+
+    changes: dict[str, object] = {}
+    for name in ("min_ratio", "max_contours", "count_holes", "area"):
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = value
+    if args.mri_types:
+        changes["mri_types"] = tuple(args.mri_types)
+    if args.include_known_bad:
+        changes["exclude_known_bad"] = False
+    config = classification_preset(args.preset, **changes)
+    report = prepare_classification(
+        args.task2_dir,
+        args.out,
+        labels=args.labels,
+        segmentation_run=args.segmentation_model,
+        config=config,
+        workers=args.workers,
+        device=args.device,
+        batch_size=args.batch_size,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _add_train_classification(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "train-classification",
+        help="train the stage 2 MGMT classifier(s) on a prepared frame store",
+        description=(
+            "Train one sequence classifier (timm backbone shared across frames, "
+            "bidirectional LSTM) per MRI type on the chunks of a frame store written by "
+            "prepare-classification, validating every epoch on held-out patients "
+            "(stratified by label). Writes best.safetensors, last.safetensors, "
+            "last.state.pt, metrics.jsonl (loss, chunk AUC, patient AUC), config.json and "
+            "prep-config.json under --out (under --out/<MRI type> with --mri-type all). "
+            "Defaults follow the reference (ECA-NFNet-L0, hidden 64, 35-frame chunks every "
+            "5, batch 4, AdamW 1e-6, backbone frozen 5 epochs, at most 80 epochs, early "
+            "stopping after 10). Nothing is downloaded: pass pretrained backbone weights "
+            "as a file with --backbone-weights."
+        ),
+    )
+    p.add_argument("--data", type=Path, required=True, help="frame store (series.csv)")
+    p.add_argument(
+        "--mri-type",
+        required=True,
+        choices=("FLAIR", "T1w", "T1wCE", "T2w", "all"),
+        help="MRI type to train on; all trains each type the store holds",
+    )
+    p.add_argument("--out", type=Path, required=True, help="run folder (created)")
+    p.add_argument("--backbone", default="eca_nfnet_l0", help="timm model name")
+    p.add_argument("--backbone-weights", type=Path, help="local file of backbone weights")
+    p.add_argument("--hidden-size", type=int, default=64, help="LSTM hidden size (code: 128)")
+    p.add_argument("--num-layers", type=int, default=1, help="LSTM layers")
+    p.add_argument("--head", choices=("concat", "pooled"), default="concat")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout before the head")
+    p.add_argument("--sequence-length", type=int, default=35, help="frames per chunk")
+    p.add_argument("--stride", type=int, default=5, help="frames between chunk starts")
+    p.add_argument("--last", choices=("pad", "shift"), default="pad", help="short last chunk")
+    p.add_argument("--image-size", type=int, default=224, help="frame size")
+    p.add_argument("--batch-size", type=int, default=4, help="chunks per batch")
+    p.add_argument("--lr", type=float, default=1e-6, help="AdamW learning rate")
+    p.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
+    p.add_argument("--warmup-epochs", type=int, default=5, help="epochs with a frozen backbone")
+    p.add_argument("--epochs", type=int, default=80, help="most epochs (default: 80)")
+    p.add_argument(
+        "--patience", type=int, default=10, help="early stopping patience; 0 never stops"
+    )
+    p.add_argument("--val-fraction", type=float, default=0.2, help="held-out patient fraction")
+    p.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    p.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), default="auto")
+    p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(handler=_run_train_classification)
+
+
+def _run_train_classification(args: argparse.Namespace) -> int:
+    from radiogenomics.training.classification import (
+        ClassificationTrainConfig,
+        train_classification,
+        train_classification_all,
+    )
+
+    config = ClassificationTrainConfig(
+        mri_type="FLAIR" if args.mri_type == "all" else args.mri_type,
+        backbone=args.backbone,
+        backbone_weights=None if args.backbone_weights is None else str(args.backbone_weights),
+        hidden_size=args.hidden_size,
+        num_layers=args.num_layers,
+        head=args.head,
+        dropout=args.dropout,
+        sequence_length=args.sequence_length,
+        stride=args.stride,
+        last=args.last,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs,
+        epochs=args.epochs,
+        patience=args.patience or None,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        augment=not args.no_augment,
+        amp=args.amp,
+        num_workers=args.workers,
+        device=args.device,
+    )
+    progress = not args.no_progress
+    if args.mri_type == "all":
+        runs = train_classification_all(
+            args.data, args.out, config=config, resume=args.resume, progress=progress
+        )
+        results = list(runs.values())
+    else:
+        results = [
+            train_classification(
+                args.data, args.out, config=config, resume=args.resume, progress=progress
+            )
+        ]
+    for result in results:
+        shown = {k: v for k, v in result.best_scores.items() if v == v}  # NaN: no AUC
+        scores = ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+        stop = "stopped early" if result.stopped_early else "finished"
+        print(
+            f"{result.mri_type}: {stop} after {result.epochs_completed} epochs; best epoch "
+            f"{result.best_epoch}: val loss {result.best_val_loss:.4f}; {scores} -> "
+            f"{result.run_dir / 'best.safetensors'}"
+        )
+    return 0
+
+
+def _add_predict(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="Task 2 patients -> submission.csv (stage 1 masks, stage 2 models)",
+        description=(
+            "Prepare each patient's series as the classification models' training frames "
+            "were prepared, predict their chunks (with the reference's 1.2 zoom TTA), "
+            "average chunks per series and MRI types per patient, and write the Kaggle "
+            "submission: one row per patient found, each exactly once (patients with no "
+            "surviving frame get 0.5). Also runs on a single patient folder."
+        ),
+    )
+    p.add_argument(
+        "--task2-dir", required=True, type=Path, help="Task 2 folder (test/) or one patient"
+    )
+    p.add_argument(
+        "--segmentation-model", required=True, type=Path, help="stage 1 training run folder"
+    )
+    p.add_argument(
+        "--classification-models",
+        required=True,
+        nargs="+",
+        type=Path,
+        help="stage 2 run folders, one per MRI-type model",
+    )
+    p.add_argument("--out", required=True, type=Path, help="submission CSV to write")
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
+    p.add_argument("--no-tta", action="store_true", help="predict without the 1.2 zoom")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(handler=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from radiogenomics.inference.predict import REFERENCE_TTA, run_prediction
+    from radiogenomics.inference.submission import write_submission
+
+    result = run_prediction(
+        args.task2_dir,
+        segmentation_run=args.segmentation_model,
+        classification_runs=args.classification_models,
+        device=args.device,
+        tta=None if args.no_tta else REFERENCE_TTA,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    path = write_submission(result.probabilities, args.out, expected=list(result.probabilities))
+    print(result.summary())
+    print(f"wrote {path}: {len(result.probabilities)} patients")
+    return 0
+
+
 def _add_dicom_to_nifti(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "dicom-to-nifti",
@@ -365,11 +612,13 @@ def _add_presets(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _run_presets(args: argparse.Namespace) -> int:
-    from radiogenomics.presets import PRESETS, segmentation_preset
+    from radiogenomics.presets import PRESETS, classification_preset, segmentation_preset
 
     for name in [args.name] if args.name else list(PRESETS):
         print(f"# {name}: stage 1 preparation")
         print(segmentation_preset(name).to_json())
+        print(f"# {name}: stage 2 preparation")
+        print(classification_preset(name).to_json())
     return 0
 
 
@@ -410,6 +659,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_prepare_segmentation(sub)
     _add_train_segmentation(sub)
+    _add_prepare_classification(sub)
+    _add_train_classification(sub)
+    _add_predict(sub)
     _add_dicom_to_nifti(sub)
     _add_segment(sub)
     _add_presets(sub)

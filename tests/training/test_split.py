@@ -63,3 +63,54 @@ def test_split_errors() -> None:
         patient_folds(["a", "b", "c"], n_folds=5, fold=5)
     with pytest.raises(InvalidInputError, match="at least 3"):
         patient_folds(["a", "b"], n_folds=3)
+
+
+# -- stratified patient split (stage 2) --------------------------------------------------
+
+# Items (chunks) of patients P000..P019 whose label is fixed per patient.
+labelled_items = st.lists(st.integers(0, 19), min_size=4, max_size=80).filter(
+    lambda ps: min(sum(p % 2 == c for p in set(ps)) for c in (0, 1)) >= 2
+)
+
+
+@given(labelled_items, st.floats(min_value=0.05, max_value=0.6), st.integers(0, 1000))
+def test_stratified_patient_split_property(numbers: list[int], fraction: float, seed: int) -> None:
+    import math
+
+    from radiogenomics.training import stratified_patient_split
+
+    ids = [f"P{n:03d}" for n in numbers]
+    labels = [n % 2 for n in numbers]
+    train, val = stratified_patient_split(ids, labels, val_fraction=fraction, seed=seed)
+    _check_partition(ids, train, val)
+    for label in (0, 1):
+        members = {p for p, y in zip(ids, labels, strict=True) if y == label}
+        held = {ids[i] for i in val if labels[i] == label}
+        expected = min(max(math.floor(fraction * len(members) + 0.5), 1), len(members) - 1)
+        assert len(held) == expected  # exact per-class counts: both classes on both sides
+    # Deterministic, and independent of the order of the items.
+    again = stratified_patient_split(ids, labels, val_fraction=fraction, seed=seed)
+    assert np.array_equal(again[1], val)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    shuffled = stratified_patient_split(
+        [ids[i] for i in order], [labels[i] for i in order], val_fraction=fraction, seed=seed
+    )
+    assert {ids[order[i]] for i in shuffled[1]} == {ids[i] for i in val}
+
+
+def test_stratified_patient_split_errors() -> None:
+    from radiogenomics.errors import LabelError
+    from radiogenomics.training import stratified_patient_split
+
+    with pytest.raises(LabelError, match="one label"):
+        stratified_patient_split(["a", "a", "b"], [0, 1, 0])
+    with pytest.raises(InvalidInputError, match="at least 2 patients of one class"):
+        stratified_patient_split(["a", "b"], [0, 1])
+    with pytest.raises(InvalidInputError, match="one label per item"):
+        stratified_patient_split(["a", "b"], [0])
+    with pytest.raises(ConfigurationError):
+        stratified_patient_split(["a", "b", "c"], [0, 0, 1], val_fraction=1.0)
+    # A class of one patient stays in training.
+    train, val = stratified_patient_split(["a", "b", "c"], [0, 0, 1], val_fraction=0.5)
+    assert val.tolist() in ([0], [1])
+    assert 2 in train.tolist()

@@ -9,15 +9,21 @@ from radiogenomics.testing.synthetic_dicom import (
     write_dicom_series,
     write_task2_cohort,
 )
+from radiogenomics.testing.synthetic_frames import (
+    make_synthetic_frames,
+    write_synthetic_frame_store,
+)
 
 __all__ = [
     "SyntheticCase",
     "SyntheticSeries",
     "SyntheticTask2Patient",
     "make_brats_case",
+    "make_synthetic_frames",
     "make_task2_patient",
     "standard_series_affine",
     "write_brats_cohort",
     "write_dicom_series",
+    "write_synthetic_frame_store",
     "write_task2_cohort",
 ]

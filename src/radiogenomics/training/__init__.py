@@ -1,7 +1,7 @@
-"""Training: patient-grouped splits and the stage 1 segmentation loop.
+"""Training: patient-grouped splits and the stage 1 and stage 2 training loops.
 
-The splits need only scikit-learn; the training loop needs torch and is imported on
-first use, so ``import radiogenomics.training`` stays light.
+The splits need only NumPy and scikit-learn; the training loops need torch and are
+imported on first use, so ``import radiogenomics.training`` stays light.
 """
 
 from __future__ import annotations
@@ -9,18 +9,36 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from radiogenomics.training.split import patient_folds, patient_split
+from radiogenomics.training.split import patient_folds, patient_split, stratified_patient_split
 
 __all__ = [
+    "ClassificationRunInfo",
+    "ClassificationTrainConfig",
+    "ClassificationTrainResult",
     "SegmentationTrainConfig",
     "TrainResult",
+    "load_classification_model",
     "load_segmentation_model",
     "patient_folds",
     "patient_split",
     "resolve_amp",
     "resolve_device",
+    "stratified_patient_split",
+    "train_classification",
+    "train_classification_all",
     "train_segmentation",
 ]
+
+_CLASSIFICATION = frozenset(
+    {
+        "ClassificationRunInfo",
+        "ClassificationTrainConfig",
+        "ClassificationTrainResult",
+        "load_classification_model",
+        "train_classification",
+        "train_classification_all",
+    }
+)
 
 _LAZY = frozenset(
     {
@@ -34,6 +52,14 @@ _LAZY = frozenset(
 )
 
 if TYPE_CHECKING:
+    from radiogenomics.training.classification import (
+        ClassificationRunInfo,
+        ClassificationTrainConfig,
+        ClassificationTrainResult,
+        load_classification_model,
+        train_classification,
+        train_classification_all,
+    )
     from radiogenomics.training.segmentation import (
         SegmentationTrainConfig,
         TrainResult,
@@ -45,8 +71,12 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    if name in _CLASSIFICATION:
+        module = "radiogenomics.training.classification"
+    elif name in _LAZY:
+        module = "radiogenomics.training.segmentation"
+    else:
         raise AttributeError(f"module 'radiogenomics.training' has no attribute {name!r}")
-    value = getattr(importlib.import_module("radiogenomics.training.segmentation"), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -28,15 +28,10 @@ epochs without improvement, best checkpoint by validation loss.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
-import os
-import random
 import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +55,20 @@ from radiogenomics.models.segmentation import (
     load_segmentation_model,
     load_weights,
 )
+from radiogenomics.training._common import (
+    AmpMode,
+    deterministic,
+    digest,
+    load_rng_state,
+    read_history,
+    resolve_amp,
+    resolve_device,
+    rng_state,
+    save_state,
+    save_weights,
+    seed_everything,
+    write_text,
+)
 from radiogenomics.training.split import patient_folds, patient_split
 
 __all__ = [
@@ -73,7 +82,6 @@ __all__ = [
     "train_segmentation",
 ]
 
-AmpMode = Literal["auto", "off", "bf16", "fp16"]
 LossName = Literal["dice", "bce-dice"]
 
 # Settings that may change when a run is resumed (they do not change the arithmetic).
@@ -217,124 +225,6 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA if available else CPU; other names as ``torch.device``.
-
-    Raises:
-        ConfigurationError: Unknown device, or CUDA asked for but not available.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ConfigurationError(
-            f"device={name!r} is not a device ({error}); use 'auto', 'cpu' or 'cuda[:N]'."
-        ) from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigurationError(f"device={name!r} but CUDA is not available; use 'cpu'.")
-    return device
-
-
-def resolve_amp(amp: AmpMode, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of an ``amp`` setting on ``device`` (None: full precision).
-
-    Raises:
-        ConfigurationError: ``"fp16"`` on a device other than CUDA.
-    """
-    check_choice("amp", amp, ("auto", "off", "bf16", "fp16"))
-    if amp == "off" or (amp == "auto" and device.type != "cuda"):
-        return None
-    if amp == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if amp == "fp16" and device.type != "cuda":
-        raise ConfigurationError(
-            f"amp='fp16' needs CUDA, but the device is {device}; use 'bf16' or 'off'."
-        )
-    return torch.bfloat16 if amp == "bf16" else torch.float16
-
-
-@contextmanager
-def _deterministic() -> Iterator[None]:
-    saved = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
-
-
-def _rng_state() -> dict[str, Any]:
-    # The library draws from explicit generators only; the global ones are saved and
-    # restored because third-party code (initialisers, user hooks) may draw from them.
-    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {
-            "kind": kind,
-            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached": float(cached),
-        },
-        "python": random.getstate(),
-    }
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    np_state = state["numpy"]
-    np.random.set_state(  # noqa: NPY002
-        (
-            np_state["kind"],
-            np_state["keys"].numpy().astype(np.uint32),
-            np_state["pos"],
-            np_state["has_gauss"],
-            np_state["cached"],
-        )
-    )
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-
-
-def _atomic(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def _save_weights(model: torch.nn.Module, path: Path, metadata: Mapping[str, str]) -> None:
-    from safetensors.torch import save
-
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = _atomic(path)
-    try:
-        # Bytes written by us (not save_file, which makes owner-only files) honour umask.
-        tmp.write_bytes(save(tensors, metadata=dict(metadata)))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _save_state(state: Mapping[str, Any], path: Path) -> None:
-    tmp = _atomic(path)
-    try:
-        torch.save(dict(state), tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = _atomic(path)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _split(
     store: PreparedSlices, config: SegmentationTrainConfig
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
@@ -352,10 +242,6 @@ def _regions(data_dir: Path, n_channels: int) -> tuple[str, ...]:
             return tuple(str(r) for r in regions)
     defaults = ("WT", "ET", "TC")
     return defaults[:n_channels] if n_channels <= 3 else tuple(f"c{i}" for i in range(n_channels))
-
-
-def _digest(indices: Sequence[int]) -> str:
-    return hashlib.sha256(",".join(map(str, indices)).encode()).hexdigest()[:16]
 
 
 def _check_resume(
@@ -494,7 +380,7 @@ def train_segmentation(
         train_rows, val_rows = list(map(int, split[0])), list(map(int, split[1]))
         if not train_rows or not val_rows:
             raise InvalidInputError("split: both the training and validation rows must be given.")
-    split_digest = _digest(train_rows) + _digest(val_rows)
+    split_digest = digest(train_rows) + digest(val_rows)
     device = resolve_device(config.device)
     amp = resolve_amp(config.amp, device)
 
@@ -509,10 +395,8 @@ def train_segmentation(
         )
     out.mkdir(parents=True, exist_ok=True)
 
-    with _deterministic():
-        torch.manual_seed(config.seed)
-        np.random.seed(config.seed % 2**32)  # noqa: NPY002
-        random.seed(config.seed)
+    with deterministic():
+        seed_everything(config.seed)
         model = model_config.create(encoder_weights=encoder_weights).to(device)
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
@@ -538,13 +422,10 @@ def train_segmentation(
             )
             bad_epochs, stopped = state["bad_epochs"], state["stopped"]
             best_scores = json.loads(state["best_scores"])
-            _set_rng_state(state["rng"])
-            if log_path.is_file():
-                lines = log_path.read_text(encoding="utf-8").splitlines()
-                history = [json.loads(x) for x in lines if x.strip()]
-                history = [h for h in history if h["epoch"] <= start]
-        _write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
-        _write_text(
+            load_rng_state(state["rng"])
+            history = read_history(log_path, until=start)
+        write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+        write_text(
             out / "config.json",
             json.dumps(
                 {
@@ -631,9 +512,9 @@ def train_segmentation(
                 "scores": json.dumps(scores),
             }
             if improved:
-                _save_weights(model, best_path, epoch_meta)
-            _save_weights(model, last_path, epoch_meta)
-            _save_state(
+                save_weights(model, best_path, epoch_meta)
+            save_weights(model, last_path, epoch_meta)
+            save_state(
                 {
                     "epoch": epoch + 1,
                     "optimizer": optimizer.state_dict(),
@@ -644,7 +525,7 @@ def train_segmentation(
                     "best_scores": json.dumps(best_scores),
                     "bad_epochs": bad_epochs,
                     "stopped": stopped,
-                    "rng": _rng_state(),
+                    "rng": rng_state(),
                     "train_config": json.dumps(config.to_dict()),
                     "model_config": model_config.to_json(),
                     "split_digest": split_digest,

@@ -7,15 +7,16 @@ identifiers and seed give the same split, on any machine.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from radiogenomics._options import check_range
-from radiogenomics.errors import ConfigurationError, InvalidInputError
+from radiogenomics.errors import ConfigurationError, InvalidInputError, LabelError
 
-__all__ = ["patient_folds", "patient_split"]
+__all__ = ["patient_folds", "patient_split", "stratified_patient_split"]
 
 IndexArray = npt.NDArray[np.intp]
 
@@ -105,3 +106,79 @@ def patient_folds(
         if index == fold:
             return np.sort(train).astype(np.intp), np.sort(val).astype(np.intp)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def stratified_patient_split(
+    patient_ids: Sequence[str],
+    labels: Sequence[int],
+    *,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+) -> tuple[IndexArray, IndexArray]:
+    """Hold out a fraction of the patients of *each class* (a stratified grouped split).
+
+    Patients are grouped (every item of a patient on one side) and stratified by their
+    label: of the ``n_c`` patients of class ``c``, ``floor(val_fraction * n_c + 0.5)``
+    go to validation, clipped so that each class with at least two patients has at
+    least one patient on each side (a class of one patient stays in training). Within
+    a class, patients are taken in a random order drawn from
+    ``numpy.random.default_rng(seed)`` after sorting their identifiers, so the split
+    depends on the seed and the set of patients only (not on item order), on any
+    machine. This is scikit-learn's ``StratifiedGroupKFold`` idea for one held-out
+    part, with exact per-class counts.
+
+    Args:
+        patient_ids: The patient of each item (one entry per chunk, series or patient).
+        labels: The label of each item; every item of a patient must have the same one.
+        val_fraction: Fraction of each class held out, in (0, 1).
+        seed: Random seed.
+
+    Returns:
+        ``(train_indices, val_indices)``, each sorted, together covering every item once.
+
+    Raises:
+        ConfigurationError: ``val_fraction`` is not in (0, 1).
+        InvalidInputError: The two sequences differ in length, or no class has two
+            patients (nothing could be held out).
+        LabelError: A patient has items with different labels.
+
+    Example:
+        >>> ids = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+        >>> train, val = stratified_patient_split(ids, [0, 1] * 5, val_fraction=0.2)
+        >>> sorted(int(v) % 2 for v in val)
+        [0, 1]
+    """
+    check_range(
+        "val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False
+    )
+    if len(patient_ids) != len(labels):
+        raise InvalidInputError(
+            f"got {len(patient_ids)} patient ids and {len(labels)} labels; expected one "
+            "label per item."
+        )
+    by_patient: dict[str, int] = {}
+    for patient_id, label in zip(patient_ids, labels, strict=True):
+        key, value = str(patient_id), int(label)
+        if by_patient.setdefault(key, value) != value:
+            raise LabelError(
+                f"items of this patient have labels {by_patient[key]} and {value}; a "
+                "patient has one label.",
+                patient_id=key,
+            )
+    rng = np.random.default_rng(seed)
+    held_out: set[str] = set()
+    for value in sorted(set(by_patient.values())):
+        members = sorted(p for p, v in by_patient.items() if v == value)
+        n = len(members)
+        if n < 2:
+            continue
+        count = min(max(math.floor(val_fraction * n + 0.5), 1), n - 1)
+        order = rng.permutation(n)
+        held_out.update(members[i] for i in order[:count].tolist())
+    if not held_out:
+        raise InvalidInputError(
+            f"got {len(by_patient)} patient(s) and no class with at least 2 of them; a "
+            "stratified split needs at least 2 patients of one class. Prepare more patients."
+        )
+    is_val = np.array([str(p) in held_out for p in patient_ids], dtype=bool)
+    return np.flatnonzero(~is_val).astype(np.intp), np.flatnonzero(is_val).astype(np.intp)

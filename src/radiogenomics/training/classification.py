@@ -1,0 +1,811 @@
+"""Stage 2 training: one sequence classifier per MRI type, validated on held-out patients.
+
+The data is a frame store written by ``prepare-classification``
+(:class:`~radiogenomics.data.FrameStore`). For the chosen MRI type, the patients that
+have a series of it are split into training and validation *patients*, stratified by
+label (:func:`~radiogenomics.training.stratified_patient_split`): no patient is on both
+sides. Every series becomes chunks of ``sequence_length`` frames every ``stride`` frames
+(:class:`~radiogenomics.data.ChunkDataset`), each labelled with its patient's label; a
+:class:`~radiogenomics.models.SequenceClassifier` learns them with BCE-with-logits and
+AdamW.
+
+One epoch = train on the training chunks (augmented alike within a chunk), then on the
+held-out chunks (never augmented):
+
+* the validation loss (mean BCE over chunks), the chunk ROC AUC, and the patient ROC AUC
+  (each patient's probability = the mean of its chunk probabilities, as the reference;
+  held-out patients with no chunk get the training prevalence, see
+  :class:`~radiogenomics.inference.PatientAggregator`), appended to
+  ``RUN/metrics.jsonl`` with the training loss, the learning rate and the seconds taken;
+* ``RUN/last.safetensors`` and ``RUN/last.state.pt`` rewritten, ``RUN/best.safetensors``
+  rewritten when the validation loss improved (strictly).
+
+The run folder also holds ``config.json`` (settings, training and validation patients)
+and ``prep-config.json``, a copy of the store's ``prepare-config.json``, so that
+prediction prepares new patients as the training data was prepared.
+:func:`load_classification_model` rebuilds the model from a run folder.
+
+Schedule (defaults: the reference): backbone frozen for ``warmup_epochs`` (5) epochs,
+then unfrozen; at most ``epochs`` (80); early stopping after ``patience`` (10) epochs
+without a strictly lower validation loss; best checkpoint by validation loss; no
+learning-rate scheduler. The learning rate defaults to the released code's 1e-6 (the
+writeup gives none), which suits fine-tuning an ImageNet-pretrained backbone; a backbone
+trained from scratch (no weights offline) needs about 1e-3 and ``warmup_epochs=0``
+(freezing a random backbone only trains the LSTM on random features).
+
+Checkpoints, atomic writes and exact resumption work as in stage 1
+(:func:`~radiogenomics.training.train_segmentation`): on CPU a run interrupted and
+resumed ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from radiogenomics._options import check_choice, check_range, short_repr
+from radiogenomics.data.chunks import ChunkDataset, LastChunkPolicy
+from radiogenomics.data.frame_store import FrameStore
+from radiogenomics.data.segmentation_dataset import AugmentConfig
+from radiogenomics.errors import (
+    ConfigurationError,
+    InputNotFoundError,
+    InvalidInputError,
+    LabelError,
+)
+from radiogenomics.inference.aggregate import PatientAggregator, roc_auc
+from radiogenomics.io.dicom import MRI_TYPES
+from radiogenomics.models.sequence import SequenceClassifier, SequenceHead
+from radiogenomics.training._common import (
+    AmpMode,
+    deterministic,
+    digest,
+    load_rng_state,
+    read_history,
+    resolve_amp,
+    resolve_device,
+    rng_state,
+    save_state,
+    save_weights,
+    seed_everything,
+    write_text,
+)
+from radiogenomics.training.split import stratified_patient_split
+
+__all__ = [
+    "CLASSIFICATION_CHECKPOINT_FORMAT",
+    "ClassificationRunInfo",
+    "ClassificationTrainConfig",
+    "ClassificationTrainResult",
+    "load_classification_model",
+    "train_classification",
+    "train_classification_all",
+]
+
+CLASSIFICATION_CHECKPOINT_FORMAT = "radiogenomics.classification/1"
+"""The ``format`` metadata of stage 2 checkpoints."""
+
+# Settings that may change when a run is resumed (they do not change the arithmetic).
+_RESUMABLE_CHANGES = frozenset({"epochs", "num_workers", "device", "backbone_weights"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassificationTrainConfig:
+    """Every setting of stage 2 training (defaults: the reference; see the module notes).
+
+    Attributes:
+        mri_type: The MRI type to train on: ``"FLAIR"``, ``"T1w"``, ``"T1wCE"`` or
+            ``"T2w"`` (one model per type; :func:`train_classification_all` trains all).
+        backbone: A timm model name (``"eca_nfnet_l0"`` in the reference).
+        backbone_weights: A local file of pretrained backbone weights (the reference
+            starts from ImageNet); ``None`` starts from random weights. Nothing downloads.
+        hidden_size: LSTM hidden size per direction (writeup 64, released code 128).
+        num_layers: Stacked LSTM layers.
+        head: ``"concat"`` (the reference: every time step's output, concatenated) or
+            ``"pooled"`` (the mean over real frames; ignores padding).
+        dropout: Dropout before the linear head.
+        sequence_length: Frames per chunk (35).
+        stride: Frames between chunk starts (5).
+        last: The short last chunk: ``"pad"`` with zero frames (the reference) or
+            ``"shift"`` back to end at the series end.
+        image_size: Square side frames are resized to.
+        batch_size: Chunks per batch (4).
+        lr: AdamW learning rate (released code 1e-6; the writeup gives none).
+        weight_decay: AdamW weight decay (PyTorch's default, kept by the reference).
+        warmup_epochs: Epochs with the backbone frozen at the start (5).
+        epochs: Most epochs to run (80).
+        patience: Stop after this many epochs without a strictly lower validation loss
+            (10); ``None`` never stops early.
+        val_fraction: Fraction of each class's patients held out (0.2).
+        seed: Seed of the split, the initialisation, shuffling and augmentation.
+        augment: Augment training chunks (flips, shift-scale-rotate; the reference's).
+        amp: Mixed precision: ``"auto"`` (on CUDA only), ``"off"``, ``"bf16"``, ``"fp16"``.
+        num_workers: DataLoader worker processes (results do not depend on it).
+        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+    """
+
+    mri_type: str = "FLAIR"
+    backbone: str = "eca_nfnet_l0"
+    backbone_weights: str | None = None
+    hidden_size: int = 64
+    num_layers: int = 1
+    head: SequenceHead = "concat"
+    dropout: float = 0.0
+    sequence_length: int = 35
+    stride: int = 5
+    last: LastChunkPolicy = "pad"
+    image_size: int = 224
+    batch_size: int = 4
+    lr: float = 1e-6
+    weight_decay: float = 1e-2
+    warmup_epochs: int = 5
+    epochs: int = 80
+    patience: int | None = 10
+    val_fraction: float = 0.2
+    seed: int = 0
+    augment: bool = True
+    amp: AmpMode = "auto"
+    num_workers: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_choice("mri_type", self.mri_type, MRI_TYPES)
+        check_choice("head", self.head, ("concat", "pooled"))
+        check_choice("last", self.last, ("pad", "shift"))
+        check_choice("amp", self.amp, ("auto", "off", "bf16", "fp16"))
+        if self.backbone_weights is not None:
+            object.__setattr__(self, "backbone_weights", str(self.backbone_weights))
+        for name in (
+            "hidden_size",
+            "num_layers",
+            "sequence_length",
+            "stride",
+            "image_size",
+            "batch_size",
+            "epochs",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name}={value!r} must be a positive whole number.")
+        for name in ("warmup_epochs", "num_workers", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigurationError(f"{name}={value!r} must be a whole number, at least 0.")
+        if self.stride > self.sequence_length:
+            raise ConfigurationError(
+                f"stride={self.stride} is larger than sequence_length={self.sequence_length}: "
+                "frames between chunks would be skipped. Use stride <= sequence_length."
+            )
+        if self.patience is not None and self.patience < 1:
+            raise ConfigurationError(
+                f"patience={self.patience} must be at least 1, or None to never stop early."
+            )
+        check_range("lr", self.lr, low=0.0, low_inclusive=False)
+        check_range("weight_decay", self.weight_decay, low=0.0)
+        check_range("dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False)
+        check_range(
+            "val_fraction",
+            self.val_fraction,
+            low=0.0,
+            high=1.0,
+            low_inclusive=False,
+            high_inclusive=False,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClassificationTrainConfig:
+        """Settings from :meth:`to_dict` output.
+
+        Raises:
+            ConfigurationError: Unknown or invalid settings.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigurationError(f"unknown classification training settings {unknown}.")
+        return cls(**dict(data))
+
+    def create_model(self, *, with_weights: bool = True) -> SequenceClassifier:
+        """The classifier these settings describe.
+
+        Args:
+            with_weights: Load ``backbone_weights`` (if set); ``False`` for a model whose
+                weights will come from a checkpoint.
+        """
+        return SequenceClassifier(
+            backbone=self.backbone,
+            pretrained_weights=self.backbone_weights if with_weights else None,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            sequence_length=self.sequence_length,
+            head=self.head,
+            dropout=self.dropout,
+        )
+
+    def __repr__(self) -> str:
+        default = ClassificationTrainConfig()
+        return short_repr(
+            self,
+            **{
+                f.name: (getattr(self, f.name), getattr(default, f.name))
+                for f in dataclasses.fields(self)
+            },
+        )
+
+
+@dataclass(frozen=True)
+class ClassificationTrainResult:
+    """The outcome of :func:`train_classification` for one MRI type.
+
+    Attributes:
+        run_dir: The run folder.
+        mri_type: The MRI type trained on.
+        epochs_completed: Epochs completed, counting those before a resume.
+        best_epoch: The epoch (1-based) of ``best.safetensors``.
+        best_val_loss: Its validation loss.
+        best_scores: Its ``chunk_auc`` and ``patient_auc`` (NaN when the held-out
+            patients had one class only).
+        stopped_early: Whether early stopping ended the run.
+        train_patients: The training patients, sorted.
+        val_patients: The held-out patients, sorted.
+        history: Every epoch's log line (as in ``metrics.jsonl``).
+    """
+
+    run_dir: Path
+    mri_type: str
+    epochs_completed: int
+    best_epoch: int
+    best_val_loss: float
+    best_scores: dict[str, float] = field(default_factory=dict)
+    stopped_early: bool = False
+    train_patients: tuple[str, ...] = ()
+    val_patients: tuple[str, ...] = ()
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ClassificationRunInfo:
+    """What prediction needs to know about a trained classifier.
+
+    Attributes:
+        mri_type: The MRI type the model reads.
+        image_size: Square side of its input frames.
+        sequence_length: Frames per chunk.
+        stride: Frames between chunk starts.
+        last: The last-chunk policy (``"pad"`` or ``"shift"``).
+        prep_config: The frame store's preparation settings (``prep-config.json``);
+            ``{}`` when the run folder has none.
+        val_patients: The patients held out in training (never trained on).
+        train_config: Every training setting.
+        epoch: The epoch the checkpoint was written at.
+        checkpoint: The weights file loaded.
+    """
+
+    mri_type: str
+    image_size: int
+    sequence_length: int
+    stride: int
+    last: LastChunkPolicy
+    prep_config: dict[str, Any]
+    val_patients: tuple[str, ...]
+    train_config: ClassificationTrainConfig
+    epoch: int
+    checkpoint: Path
+
+
+def _read_checkpoint_metadata(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    from radiogenomics.errors import CorruptFileError
+
+    if not path.is_file():
+        raise InputNotFoundError(
+            "no classification checkpoint here; pass a folder written by "
+            "train-classification (with best.safetensors) or one of its .safetensors files.",
+            path=path,
+        )
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata: dict[str, str] = handle.metadata() or {}
+    except Exception as error:  # safetensors raises its own error types
+        raise CorruptFileError(f"not a readable safetensors file ({error}).", path=path) from error
+    if metadata.get("format") != CLASSIFICATION_CHECKPOINT_FORMAT:
+        raise InvalidInputError(
+            f"not a stage 2 classification checkpoint (format {metadata.get('format')!r}, "
+            f"expected {CLASSIFICATION_CHECKPOINT_FORMAT!r}); a stage 1 model loads with "
+            "load_segmentation_model.",
+            path=path,
+        )
+    return metadata
+
+
+def _load_state_into(model: torch.nn.Module, path: Path) -> None:
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ConfigurationError(
+            f"the checkpoint's weights do not fit the model its settings describe ({error}).",
+            path=path,
+        ) from error
+
+
+def load_classification_model(
+    run_dir: str | Path,
+    *,
+    which: Literal["best", "last"] = "best",
+    device: str | torch.device = "cpu",
+) -> tuple[SequenceClassifier, ClassificationRunInfo]:
+    """Rebuild a trained classifier from a run folder (or a checkpoint file).
+
+    The backbone is built without its pretrained file (the checkpoint holds every
+    weight), so the file need not exist where the model is loaded.
+
+    Args:
+        run_dir: A folder written by :func:`train_classification` (for ``--mri-type
+            all``: one of its ``<MRI type>`` subfolders), or one of its
+            ``.safetensors`` files.
+        which: ``"best"`` (lowest validation loss) or ``"last"``.
+        device: Where to put the model.
+
+    Returns:
+        ``(model, info)``: the model in eval mode (it returns logits), and what
+        prediction needs (MRI type, input size, chunking, preparation settings).
+
+    Raises:
+        InputNotFoundError: No such checkpoint.
+        InvalidInputError: The file is not a stage 2 checkpoint.
+        ConfigurationError: The weights do not fit the recorded settings.
+    """
+    check_choice("which", which, ("best", "last"))
+    path = Path(run_dir)
+    if path.is_dir() or path.suffix != ".safetensors":
+        if path.is_dir() and not (path / f"{which}.safetensors").is_file():
+            found = sorted(p.name for p in path.iterdir() if (p / f"{which}.safetensors").is_file())
+            if found:
+                raise InputNotFoundError(
+                    f"this folder holds one run per MRI type ({', '.join(found)}); pass one "
+                    f"of them, e.g. {path / found[0]}.",
+                    path=path,
+                )
+        path = path / f"{which}.safetensors"
+    metadata = _read_checkpoint_metadata(path)
+    config = ClassificationTrainConfig.from_dict(json.loads(metadata["train_config"]))
+    model = config.create_model(with_weights=False)
+    _load_state_into(model, path)
+    model.eval()
+    folder = path.parent
+    prep_path = folder / "prep-config.json"
+    prep = json.loads(prep_path.read_text(encoding="utf-8")) if prep_path.is_file() else {}
+    run_path = folder / "config.json"
+    val_patients: tuple[str, ...] = ()
+    if run_path.is_file():
+        val_patients = tuple(json.loads(run_path.read_text(encoding="utf-8"))["val_patients"])
+    info = ClassificationRunInfo(
+        mri_type=config.mri_type,
+        image_size=config.image_size,
+        sequence_length=config.sequence_length,
+        stride=config.stride,
+        last=config.last,
+        prep_config=prep,
+        val_patients=val_patients,
+        train_config=config,
+        epoch=int(metadata.get("epoch", "0")),
+        checkpoint=path,
+    )
+    return model.to(device), info
+
+
+def _check_resume(
+    state: Mapping[str, Any], config: ClassificationTrainConfig, split_digest: str, path: Path
+) -> None:
+    saved = json.loads(state["train_config"])
+    diffs = [
+        f"{k}: {saved.get(k)!r} -> {v!r}"
+        for k, v in config.to_dict().items()
+        if k not in _RESUMABLE_CHANGES and saved.get(k) != v
+    ]
+    if state["split_digest"] != split_digest:
+        diffs.append("the train/validation split differs (other data or split settings)")
+    if diffs:
+        raise ConfigurationError(
+            "cannot resume: settings differ from the interrupted run (" + "; ".join(diffs) + "). "
+            f"Only {sorted(_RESUMABLE_CHANGES)} may change; use another --out to start afresh.",
+            path=path,
+        )
+
+
+def _loader(
+    dataset: ChunkDataset,
+    config: ClassificationTrainConfig,
+    *,
+    shuffle: bool,
+    epoch: int,
+    device: torch.device,
+) -> DataLoader[Any]:
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
+    )
+
+
+def _auc_or_nan(truth: Sequence[int], score: Sequence[float]) -> float:
+    try:
+        return roc_auc(truth, score)
+    except LabelError:  # one class only: no AUC
+        return math.nan
+
+
+def _evaluate(
+    model: SequenceClassifier,
+    loader: DataLoader[Any],
+    device: torch.device,
+    amp: torch.dtype | None,
+    *,
+    labels: Mapping[str, int],
+    patients: Sequence[str],
+    prior: float,
+) -> tuple[float, dict[str, float]]:
+    """Validation loss, chunk AUC and patient AUC (mean of chunk probabilities)."""
+    model.eval()
+    aggregator = PatientAggregator(reduce="mean", fallback="prior", prior=prior)
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
+    total, count = 0.0, 0
+    chunk_truth: list[int] = []
+    chunk_score: list[float] = []
+    with torch.no_grad():
+        for batch in loader:
+            frames = batch["frames"].to(device, non_blocking=True)
+            valid = batch["valid"].to(device, non_blocking=True)
+            target = batch["label"].to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                logits = model(frames, valid)
+            logits = logits.float()
+            total += float(loss_fn(logits, target))
+            count += int(target.shape[0])
+            probabilities = torch.sigmoid(logits).cpu()
+            aggregator.update(batch["patient_id"], batch["mri_type"], probabilities)
+            chunk_truth += [int(v) for v in target.cpu().tolist()]
+            chunk_score += [float(v) for v in probabilities.tolist()]
+    per_patient = aggregator.aggregate(patients)
+    scores = {
+        "chunk_auc": _auc_or_nan(chunk_truth, chunk_score),
+        "patient_auc": _auc_or_nan(
+            [labels[p] for p in patients], [per_patient[p] for p in patients]
+        ),
+    }
+    return total / max(count, 1), scores
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def train_classification(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    config: ClassificationTrainConfig | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> ClassificationTrainResult:
+    """Train the stage 2 classifier of one MRI type on a frame store.
+
+    Args:
+        data_dir: A folder written by ``prepare-classification`` (with ``labels.csv``).
+        out_dir: The run folder (created): checkpoints, ``metrics.jsonl``,
+            ``config.json``, ``prep-config.json``.
+        config: Training settings; default :class:`ClassificationTrainConfig`.
+        resume: Continue from ``out_dir/last.*`` (starts afresh when there is none).
+        progress: Show a progress bar per epoch.
+
+    Returns:
+        The outcome, with every epoch's metrics.
+
+    Raises:
+        ConfigurationError: Bad settings, ``out_dir`` already holds a run and ``resume``
+            is false, or the resumed run had other settings.
+        InputNotFoundError: ``data_dir`` is not a frame store.
+        InvalidInputError: No series of the MRI type, too few patients for the split,
+            or no chunk on one side of it.
+        LabelError: A patient of the MRI type has no label.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or ClassificationTrainConfig()
+    data_dir, out = Path(data_dir), Path(out_dir)
+    store = FrameStore(data_dir)
+    keys = store.series_keys(mri_type=config.mri_type)
+    if not keys:
+        raise InvalidInputError(
+            f"the store has no {config.mri_type} series (it has "
+            f"{', '.join(store.mri_types) or 'none'}); choose another mri_type.",
+            path=data_dir,
+        )
+    unlabelled = sorted({p for p, _ in keys if p not in store.labels})
+    if unlabelled:
+        raise LabelError(
+            f"{len(unlabelled)} patient(s) of {config.mri_type} have no label in labels.csv "
+            f"(first: {unlabelled[:5]}); training needs every patient's label.",
+            path=data_dir / "labels.csv",
+        )
+    patients = [p for p, _ in keys]
+    train_rows, val_rows = stratified_patient_split(
+        patients,
+        [store.labels[p] for p in patients],
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+    )
+    train_keys = [keys[i] for i in train_rows.tolist()]
+    val_keys = [keys[i] for i in val_rows.tolist()]
+    train_patients = tuple(sorted({p for p, _ in train_keys}))
+    val_patients = tuple(sorted({p for p, _ in val_keys}))
+    split_digest = digest(train_patients) + digest(val_patients)
+    frames = store.frames_by_series(mri_type=config.mri_type)
+    labels = {p: store.labels[p] for p in patients}
+
+    def chunks(side: Sequence[tuple[str, str]], augment: AugmentConfig | None) -> ChunkDataset:
+        return ChunkDataset(
+            {k: frames[k] for k in side},
+            labels,
+            length=config.sequence_length,
+            stride=config.stride,
+            last=config.last,
+            augment=augment,
+            seed=config.seed,
+            image_size=config.image_size,
+        )
+
+    train_set = chunks(train_keys, AugmentConfig() if config.augment else None)
+    val_set = chunks(val_keys, None)
+    sides = (("training", train_set, train_patients), ("validation", val_set, val_patients))
+    for name, dataset, side in sides:
+        if len(dataset) == 0:
+            raise InvalidInputError(
+                f"the {name} patients ({len(side)}) have no {config.mri_type} frame, so no "
+                "chunk; prepare more patients or loosen the preparation filters.",
+                path=data_dir,
+            )
+    prior = float(np.mean([labels[p] for p in train_patients]))
+    device = resolve_device(config.device)
+    amp = resolve_amp(config.amp, device)
+
+    last_path, state_path = out / "last.safetensors", out / "last.state.pt"
+    best_path, log_path = out / "best.safetensors", out / "metrics.jsonl"
+    has_run = last_path.is_file() and state_path.is_file()
+    if has_run and not resume:
+        raise ConfigurationError(
+            "this folder already holds a training run; pass --resume to continue it, or "
+            "choose another --out.",
+            path=out,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+
+    with deterministic():
+        seed_everything(config.seed)
+        model = config.create_model().to(device)
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+        start, best_loss, best_epoch, bad_epochs, stopped = 0, math.inf, 0, 0, False
+        best_scores: dict[str, float] = {}
+        history: list[dict[str, Any]] = []
+        if has_run:
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
+            _check_resume(state, config, split_digest, out)
+            _load_state_into(model, last_path)
+            optimizer.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+            start, best_loss, best_epoch = (
+                state["epoch"],
+                state["best_val_loss"],
+                state["best_epoch"],
+            )
+            bad_epochs, stopped = state["bad_epochs"], state["stopped"]
+            best_scores = json.loads(state["best_scores"])
+            load_rng_state(state["rng"])
+            history = read_history(log_path, until=start)
+        write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+        write_text(out / "prep-config.json", json.dumps(store.prep_config, indent=2) + "\n")
+        write_text(
+            out / "config.json",
+            json.dumps(
+                {
+                    "data_dir": str(data_dir),
+                    "train_config": config.to_dict(),
+                    "train_chunks": len(train_set),
+                    "val_chunks": len(val_set),
+                    "train_patients": list(train_patients),
+                    "val_patients": list(val_patients),
+                    "train_prevalence": prior,
+                },
+                indent=2,
+            )
+            + "\n",
+        )
+        metadata = {
+            "format": CLASSIFICATION_CHECKPOINT_FORMAT,
+            "train_config": json.dumps(config.to_dict(), sort_keys=True),
+        }
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+
+        for epoch in range(start, config.epochs):
+            if stopped:
+                break
+            began = time.perf_counter()
+            frozen = epoch < config.warmup_epochs
+            if frozen:
+                model.freeze_backbone()
+            else:
+                model.unfreeze_backbone()
+            model.train()
+            train_set.set_epoch(epoch)
+            loader = _loader(train_set, config, shuffle=True, epoch=epoch, device=device)
+            total, count = 0.0, 0
+            bar = tqdm(
+                loader,
+                desc=f"{config.mri_type} epoch {epoch + 1}/{config.epochs}",
+                unit="batch",
+                leave=False,
+                disable=not progress,
+            )
+            for batch in bar:
+                chunk_frames = batch["frames"].to(device, non_blocking=True)
+                valid = batch["valid"].to(device, non_blocking=True)
+                target = batch["label"].to(device, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                with torch.autocast(
+                    device.type, dtype=amp or torch.float32, enabled=amp is not None
+                ):
+                    logits = model(chunk_frames, valid)
+                loss = loss_fn(logits.float(), target)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                total += float(loss.detach()) * int(target.shape[0])
+                count += int(target.shape[0])
+                bar.set_postfix(loss=f"{total / count:.4f}")
+            bar.close()
+            train_loss = total / max(count, 1)
+            val_loader = _loader(val_set, config, shuffle=False, epoch=epoch, device=device)
+            val_loss, scores = _evaluate(
+                model, val_loader, device, amp, labels=labels, patients=val_patients, prior=prior
+            )
+            improved = val_loss < best_loss
+            if improved:
+                best_loss, best_epoch, best_scores, bad_epochs = val_loss, epoch + 1, scores, 0
+            else:
+                bad_epochs += 1
+            stopped = config.patience is not None and bad_epochs >= config.patience
+            epoch_meta = {
+                **metadata,
+                "epoch": str(epoch + 1),
+                "val_loss": repr(val_loss),
+                "scores": json.dumps(scores),
+            }
+            if improved:
+                save_weights(model, best_path, epoch_meta)
+            save_weights(model, last_path, epoch_meta)
+            save_state(
+                {
+                    "epoch": epoch + 1,
+                    "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "best_val_loss": best_loss,
+                    "best_epoch": best_epoch,
+                    "best_scores": json.dumps(best_scores),
+                    "bad_epochs": bad_epochs,
+                    "stopped": stopped,
+                    "rng": rng_state(),
+                    "train_config": json.dumps(config.to_dict()),
+                    "split_digest": split_digest,
+                },
+                state_path,
+            )
+            line: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "lr": float(optimizer.param_groups[0]["lr"]),
+                "backbone_frozen": frozen,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "chunk_auc": _json_number(scores["chunk_auc"]),
+                "patient_auc": _json_number(scores["patient_auc"]),
+                "best": improved,
+                "seconds": round(time.perf_counter() - began, 3),
+            }
+            history.append(line)
+            with log_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(line) + "\n")
+            if progress:
+                tqdm.write(
+                    f"{config.mri_type} epoch {epoch + 1}: train {train_loss:.4f} "
+                    f"val {val_loss:.4f} chunk AUC {scores['chunk_auc']:.3f} "
+                    f"patient AUC {scores['patient_auc']:.3f}" + (" *" if improved else "")
+                )
+    return ClassificationTrainResult(
+        run_dir=out,
+        mri_type=config.mri_type,
+        epochs_completed=history[-1]["epoch"] if history else start,
+        best_epoch=best_epoch,
+        best_val_loss=best_loss,
+        best_scores=best_scores,
+        stopped_early=stopped,
+        train_patients=train_patients,
+        val_patients=val_patients,
+        history=history,
+    )
+
+
+def train_classification_all(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    config: ClassificationTrainConfig | None = None,
+    mri_types: Sequence[str] | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, ClassificationTrainResult]:
+    """Train one classifier per MRI type, one after another, into ``OUT/<MRI type>/``.
+
+    Args:
+        data_dir: A frame store (see :func:`train_classification`).
+        out_dir: The parent run folder; each type's run goes to ``out_dir/<MRI type>``.
+        config: Settings shared by every type (``mri_type`` is replaced).
+        mri_types: The types to train; default: every one of
+            :data:`~radiogenomics.io.MRI_TYPES` that the store holds.
+        resume: Resume each type's run (types already finished return at once).
+        progress: Show progress bars.
+
+    Returns:
+        ``mri_type -> result``, in training order.
+
+    Raises:
+        InvalidInputError: The store holds none of the requested MRI types.
+        ConfigurationError, LabelError: As :func:`train_classification`.
+    """
+    config = config or ClassificationTrainConfig()
+    store = FrameStore(data_dir)
+    present = [t for t in MRI_TYPES if t in store.mri_types]
+    if mri_types is None:
+        wanted = present
+    else:
+        wanted = [check_choice("mri_types", t, MRI_TYPES) for t in mri_types]
+        missing = [t for t in wanted if t not in present]
+        if missing:
+            raise InvalidInputError(
+                f"the store has no series of {missing} (it has {present}).", path=data_dir
+            )
+    if not wanted:
+        raise InvalidInputError("the store holds no series at all.", path=data_dir)
+    return {
+        mri_type: train_classification(
+            data_dir,
+            Path(out_dir) / mri_type,
+            config=dataclasses.replace(config, mri_type=mri_type),
+            resume=resume,
+            progress=progress,
+        )
+        for mri_type in wanted
+    }

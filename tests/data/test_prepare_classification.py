@@ -1,0 +1,359 @@
+"""Stage 2 preparation: the frame store, filters, order, known-bad, resume, failures."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pytest
+import torch
+
+from radiogenomics.data import (
+    FRAME_MANIFEST_FIELDS,
+    SERIES_FIELDS,
+    ClassificationPrepConfig,
+    prepare_classification,
+    series_frames,
+)
+from radiogenomics.errors import ConfigurationError, GeometryError, InvalidInputError
+from radiogenomics.io.dicom import read_dicom_series, series_to_nifti
+from radiogenomics.presets import classification_preset, segmentation_preset
+from radiogenomics.slicing import to_uint8
+from radiogenomics.testing.synthetic_dicom import (
+    make_task2_patient,
+    write_dicom_series,
+    write_task2_cohort,
+)
+
+SIZE = 48
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """One intra-op thread: tiny models on a busy 2-core machine run far faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_segmentation_run(folder: Path, *, bias: float = 4.0) -> Path:
+    """A stage 1 run folder whose model predicts a constant logit (deterministic masks).
+
+    After the inverse zoom, the masks are the centre of the slice (the border that the
+    1.2 zoom cut off is background).
+    """
+    from safetensors.torch import save_file
+
+    from radiogenomics.models.segmentation import CHECKPOINT_FORMAT, SegmentationModelConfig
+
+    config = SegmentationModelConfig(architecture="Unet", encoder="tu-test_resnet", image_size=32)
+    torch.manual_seed(0)
+    model = config.create()
+    head: Any = cast(Any, model).segmentation_head[0]
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(bias)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    metadata = {"format": CHECKPOINT_FORMAT, "model_config": config.to_json()}
+    save_file(tensors, str(folder / "best.safetensors"), metadata=metadata)
+    return folder
+
+
+def _write_patient(split: Path, patient_id: str, *, seed: int) -> None:
+    patient = make_task2_patient(patient_id, label=1, seed=seed, size=SIZE, n_slices=10)
+    for mri_type, series in patient.series.items():
+        write_dicom_series(
+            series.pixels,
+            series.affine,
+            split / patient_id / mri_type,
+            rescale_slope=series.rescale_slope,
+            rescale_intercept=series.rescale_intercept,
+            patient_id=patient_id,
+            mri_type=mri_type,
+        )
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def seg_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_segmentation_run(tmp_path_factory.mktemp("seg") / "run")
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = write_task2_cohort(
+        tmp_path_factory.mktemp("task2"), n_patients=3, seed=3, size=SIZE, n_slices=10
+    )
+    # 00109 has a known-bad FLAIR series (and no label).
+    _write_patient(root / "train", "00109", seed=11)
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(cohort: Path, seg_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("frames") / "out"
+    report = prepare_classification(
+        cohort / "train", out, labels=cohort / "train_labels.csv", segmentation_run=seg_run
+    )
+    assert report.ok, report.summary()
+    assert report.unlabelled == ["00109"]
+    return out
+
+
+def test_store_files_and_columns(prepared: Path, cohort: Path) -> None:
+    manifest = _rows(prepared / "manifest.csv")
+    series = _rows(prepared / "series.csv")
+    assert manifest
+    assert tuple(manifest[0]) == FRAME_MANIFEST_FIELDS
+    assert tuple(series[0]) == SERIES_FIELDS
+    patients = sorted(p.name for p in (cohort / "train").iterdir())
+    assert [r["patient_id"] for r in series] == [p for p in patients for _ in range(4)]
+    assert [r["mri_type"] for r in series[:4]] == ["FLAIR", "T1w", "T1wCE", "T2w"]
+    # Sorted by patient, then MRI type in the Kaggle order.
+    order = {"FLAIR": 0, "T1w": 1, "T1wCE": 2, "T2w": 3}
+    keys = [(r["patient_id"], order[r["mri_type"]]) for r in manifest]
+    assert keys == sorted(keys)
+    labels = _rows(prepared / "labels.csv")
+    expected = [r for r in _rows(cohort / "train_labels.csv")]
+    assert labels == expected
+    assert all(len(r["BraTS21ID"]) == 5 for r in labels)
+    config = ClassificationPrepConfig.load(prepared / "prepare-config.json")
+    assert config == ClassificationPrepConfig()
+    assert not (prepared / "failures.csv").exists()
+    for patient in patients:
+        rows = _rows(prepared / patient / "frames.csv")
+        assert rows == [r for r in manifest if r["patient_id"] == patient]
+
+
+def test_frames_are_the_kept_slices_with_their_masks(prepared: Path, cohort: Path) -> None:
+    manifest = _rows(prepared / "manifest.csv")
+    config = ClassificationPrepConfig()
+    for row in _rows(prepared / "series.csv"):
+        if row["status"] != "ok":
+            continue
+        patient, mri_type = row["patient_id"], row["mri_type"]
+        frames = np.load(prepared / patient / f"{mri_type}.npy")
+        kept = [r for r in manifest if (r["patient_id"], r["mri_type"]) == (patient, mri_type)]
+        assert frames.dtype == np.uint8
+        assert frames.shape == (int(row["n_kept"]), SIZE, SIZE, 3) == (len(kept), SIZE, SIZE, 3)
+        assert [int(r["row"]) for r in kept] == list(range(len(kept)))
+        assert set(np.unique(frames[..., 1:])) <= {0, 255}
+        series = read_dicom_series(cohort / "train" / patient / mri_type)
+        assert int(row["n_slices"]) == series.pixels.shape[0]
+        positions = np.array([float(r["position"]) for r in kept])
+        assert np.all(np.diff(positions) > 0), "frames keep geometric order"
+        index = [int(np.argmin(np.abs(series.positions - p))) for p in positions]
+        np.testing.assert_allclose(series.positions[index], positions, atol=1e-5)
+        np.testing.assert_array_equal(frames[..., 0], to_uint8(series.pixels)[index])
+        for r in kept:
+            assert float(r["tumor_ratio"]) > config.min_ratio
+            assert 1 <= int(r["n_contours"]) <= config.max_contours
+
+
+def test_known_bad_series_is_skipped_and_listed(prepared: Path) -> None:
+    rows = {(r["patient_id"], r["mri_type"]): r for r in _rows(prepared / "series.csv")}
+    assert rows[("00109", "FLAIR")]["status"] == "known-bad"
+    assert not (prepared / "00109" / "FLAIR.npy").exists()
+    assert rows[("00109", "T2w")]["status"] == "ok"
+    manifest = _rows(prepared / "manifest.csv")
+    assert ("00109", "FLAIR") not in {(r["patient_id"], r["mri_type"]) for r in manifest}
+
+
+def test_resume_rebuilds_identical_bytes(
+    prepared: Path, cohort: Path, seg_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(prepared, out)
+    before = _digest(out)
+    patient = sorted(p.name for p in (cohort / "train").iterdir())[0]
+    shutil.rmtree(out / patient)
+    (out / "manifest.csv").unlink()
+    report = prepare_classification(
+        cohort / "train", out, labels=cohort / "train_labels.csv", segmentation_run=seg_run
+    )
+    assert [o.status for o in report.outcomes].count("written") == 1
+    assert [o.status for o in report.outcomes].count("skipped") == 3
+    assert _digest(out) == before
+
+
+def test_other_settings_or_model_are_refused(
+    prepared: Path, cohort: Path, seg_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(prepared, out)
+    with pytest.raises(ConfigurationError, match="min_ratio"):
+        prepare_classification(
+            cohort / "train",
+            out,
+            segmentation_run=seg_run,
+            config=ClassificationPrepConfig(min_ratio=0.05),
+        )
+    other = make_segmentation_run(tmp_path / "other", bias=3.0)
+    with pytest.raises(ConfigurationError, match="another stage 1 model"):
+        prepare_classification(cohort / "train", out, segmentation_run=other)
+
+
+def test_no_surviving_frame_and_single_patient_folder(
+    cohort: Path, seg_run: Path, tmp_path: Path
+) -> None:
+    patient = cohort / "train" / "00109"
+    config = ClassificationPrepConfig(min_ratio=1e6, mri_types=("T1w", "T2w"))
+    report = prepare_classification(
+        patient, tmp_path / "out", segmentation_run=seg_run, config=config
+    )
+    assert report.ok
+    rows = _rows(tmp_path / "out" / "series.csv")
+    assert [(r["patient_id"], r["mri_type"], r["status"], r["n_kept"]) for r in rows] == [
+        ("00109", "T1w", "no-frames", "0"),
+        ("00109", "T2w", "no-frames", "0"),
+    ]
+    assert _rows(tmp_path / "out" / "manifest.csv") == []
+    assert not (tmp_path / "out" / "labels.csv").exists()
+
+
+def test_a_failed_series_is_reported_and_retried(
+    cohort: Path, seg_run: Path, tmp_path: Path
+) -> None:
+    split = tmp_path / "train"
+    source = sorted((cohort / "train").iterdir())[0]
+    shutil.copytree(source, split / source.name)
+    broken = sorted((split / source.name / "T1w").iterdir())[0]
+    broken.write_bytes(b"not a dicom file")
+    shutil.rmtree(split / source.name / "T2w")
+    out = tmp_path / "out"
+    report = prepare_classification(split, out, segmentation_run=seg_run)
+    assert not report.ok
+    assert {s.mri_type for s in report.failed} == {"T1w", "T2w"}
+    assert "FAILED" in report.summary()
+    status = {r["mri_type"]: r["status"] for r in _rows(out / "series.csv")}
+    assert status == {"FLAIR": "ok", "T1w": "failed", "T1wCE": "ok", "T2w": "failed"}
+    failures = _rows(out / "failures.csv")
+    assert [f["mri_type"] for f in failures] == ["T1w", "T2w"]
+    assert (out / source.name / "FLAIR.npy").is_file()
+    # A rerun redoes the patient (its failed series may have been fixed).
+    shutil.copytree(source / "T2w", split / source.name / "T2w")
+    report = prepare_classification(split, out, segmentation_run=seg_run)
+    assert [o.status for o in report.outcomes] == ["failed"]
+    assert {s.mri_type for s in report.failed} == {"T1w"}
+    assert {r["mri_type"]: r["status"] for r in _rows(out / "series.csv")}["T2w"] == "ok"
+
+
+def test_nifti_volumes_give_the_same_frames(
+    cohort: Path, seg_run: Path, prepared: Path, tmp_path: Path
+) -> None:
+    source = cohort / "train" / "00109"
+    patient = tmp_path / "train" / "00109"
+    series_to_nifti(source / "T2w", patient / "T2w.nii.gz")
+    config = ClassificationPrepConfig(mri_types=("T2w",))
+    report = prepare_classification(
+        tmp_path / "train", tmp_path / "out", segmentation_run=seg_run, config=config
+    )
+    assert report.ok, report.summary()
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "out" / "00109" / "T2w.npy"), np.load(prepared / "00109" / "T2w.npy")
+    )
+    got = _rows(tmp_path / "out" / "manifest.csv")
+    want = [r for r in _rows(prepared / "manifest.csv") if r["patient_id"] == "00109"]
+    want = [r for r in want if r["mri_type"] == "T2w"]
+    assert [r["tumor_ratio"] for r in got] == [r["tumor_ratio"] for r in want]
+
+
+# -- the pure function -----------------------------------------------------------------
+
+
+def _square(mask: np.ndarray, top: int, left: int, side: int) -> None:
+    mask[top : top + side, left : left + side] = 1
+
+
+def test_series_frames_applies_each_filter_strictly() -> None:
+    n, size = 6, 40
+    image = np.full((n, size, size), 100, np.uint8)
+    image[0] = 0  # blank
+    image[0, :2, :2] = 50  # 4 / 1600 non-zero: still blank
+    masks = np.zeros((2, n, size, size), np.uint8)
+    _square(masks[0, 0], 5, 5, 20)  # blank slice: dropped before anything else
+    _square(masks[0, 1], 5, 5, 20)  # kept
+    _square(masks[1, 1], 8, 8, 5)
+    # slice 2: tumor of 40 pixels, brain 1600: ratio 0.025, not strictly above: dropped
+    masks[0, 2, 0, :40] = 1
+    for k in range(6):  # slice 3: six regions: dropped
+        _square(masks[0, 3], 2 + 6 * k, 2, 3)
+    for k in range(5):  # slice 4: five regions, 5 x 9 = 45 pixels > 40: kept
+        _square(masks[0, 4], 2 + 6 * k, 2, 3)
+    # slice 5: no tumor: dropped
+    frozen = (image.copy(), masks.copy())
+    frames, kept = series_frames(image, masks, positions=np.arange(n) * 2.5)
+    assert [r.index for r in kept] == [1, 4]
+    assert [r.position for r in kept] == [2.5, 10.0]
+    assert [r.n_contours for r in kept] == [1, 5]
+    assert kept[0].tumor_ratio == pytest.approx(400 / 1600)
+    assert frames.shape == (2, size, size, 3)
+    assert frames.dtype == np.uint8
+    np.testing.assert_array_equal(frames[0, ..., 0], image[1])
+    np.testing.assert_array_equal(frames[0, ..., 1], masks[0, 1] * 255)
+    np.testing.assert_array_equal(frames[0, ..., 2], masks[1, 1] * 255)
+    np.testing.assert_array_equal(image, frozen[0])
+    np.testing.assert_array_equal(masks, frozen[1])
+
+
+def test_series_frames_released_code_counts_holes() -> None:
+    image = np.full((1, 40, 40), 100, np.uint8)
+    masks = np.zeros((2, 1, 40, 40), np.uint8)
+    _square(masks[0, 0], 2, 2, 30)
+    for k in range(5):  # five holes: 6 contours with holes counted
+        masks[0, 0, 5 + 5 * k : 7 + 5 * k, 10:12] = 0
+    assert len(series_frames(image, masks)[1]) == 1
+    assert len(series_frames(image, masks, classification_preset("released-code"))[1]) == 0
+
+
+def test_series_frames_empty_and_bad_input() -> None:
+    frames, kept = series_frames(np.zeros((0, 8, 8), np.uint8), np.zeros((2, 0, 8, 8), np.uint8))
+    assert frames.shape == (0, 8, 8, 3)
+    assert kept == []
+    with pytest.raises(InvalidInputError, match="uint8"):
+        series_frames(np.zeros((1, 8, 8), np.float32), np.zeros((2, 1, 8, 8), np.uint8))
+    with pytest.raises(GeometryError, match="masks"):
+        series_frames(np.zeros((1, 8, 8), np.uint8), np.zeros((1, 1, 8, 8), np.uint8))
+    with pytest.raises(InvalidInputError, match="0/1"):
+        series_frames(np.zeros((1, 8, 8), np.uint8), np.full((2, 1, 8, 8), 255, np.uint8))
+
+
+def test_config_presets_and_validation() -> None:
+    released = ClassificationPrepConfig.preset("released-code")
+    assert (released.area, released.count_holes) == ("largest_contour", True)
+    assert ClassificationPrepConfig.preset("writeup") == ClassificationPrepConfig()
+    assert classification_preset("writeup", min_ratio=0.05).min_ratio == 0.05
+    assert segmentation_preset("released-code").sampler == "stride"
+    assert ClassificationPrepConfig.from_json(released.to_json()) == released
+    assert json.loads(released.to_json())["mri_types"] == ["FLAIR", "T1w", "T1wCE", "T2w"]
+    assert repr(released) == "ClassificationPrepConfig(area='largest_contour', count_holes=True)"
+    with pytest.raises(ConfigurationError, match="Did you mean"):
+        ClassificationPrepConfig(mri_types=("T1wce",))
+    with pytest.raises(ConfigurationError, match="max_contours"):
+        ClassificationPrepConfig(max_contours=-1)
+    with pytest.raises(ConfigurationError, match="preset"):
+        classification_preset("paper")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="setting"):
+        classification_preset("writeup", size=3)
+    with pytest.raises(ConfigurationError, match="unknown"):
+        ClassificationPrepConfig.from_dict({"size": 3})

@@ -1,0 +1,152 @@
+"""The whole inference chain: frames as in preparation, chunks, TTA, one row per patient."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import torch
+
+from radiogenomics.data import ClassificationPrepConfig, chunk_starts, prepare_classification
+from radiogenomics.errors import ConfigurationError, InvalidInputError
+from radiogenomics.inference import read_submission, run_prediction, write_submission
+from radiogenomics.inference.predict import predict_patients
+from radiogenomics.models.sequence import SequenceClassifier
+from radiogenomics.testing.synthetic_dicom import write_task2_cohort
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """One intra-op thread: tiny models on a busy 2-core machine run far faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_segmentation_run(folder: Path) -> Path:
+    """A stage 1 run whose model predicts a constant logit (masks: the slice centre)."""
+    from safetensors.torch import save_file
+
+    from radiogenomics.models.segmentation import CHECKPOINT_FORMAT, SegmentationModelConfig
+
+    config = SegmentationModelConfig(architecture="Unet", encoder="tu-test_resnet", image_size=32)
+    torch.manual_seed(0)
+    model = config.create()
+    with torch.no_grad():
+        head: Any = cast(Any, model).segmentation_head[0]
+        head.weight.zero_()
+        head.bias.fill_(4.0)
+    folder.mkdir(parents=True, exist_ok=True)
+    metadata = {"format": CHECKPOINT_FORMAT, "model_config": config.to_json()}
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(folder / "best.safetensors"), metadata=metadata)
+    return folder
+
+
+@dataclass(frozen=True)
+class Info:
+    mri_type: str
+    prep_config: dict[str, Any]
+    image_size: int | None = 32
+    sequence_length: int = 4
+    stride: int = 2
+    last: str = "pad"
+
+
+def make_loader(prep: ClassificationPrepConfig | None = None) -> Any:
+    """A stand-in for load_classification_model: run folder name = MRI type."""
+    config = {} if prep is None else prep.to_dict()
+
+    def load(path: Path, *, which: str = "best", device: str = "cpu") -> tuple[Any, Info]:
+        torch.manual_seed(len(path.name))
+        model = SequenceClassifier(backbone="test_resnet", hidden_size=8, sequence_length=4)
+        return model.eval(), Info(mri_type=path.name, prep_config=config)
+
+    return load
+
+
+@pytest.fixture(scope="module")
+def seg_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_segmentation_run(tmp_path_factory.mktemp("seg") / "run")
+
+
+@pytest.fixture(scope="module")
+def test_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("task2")
+    write_task2_cohort(root, n_patients=3, seed=7, size=40, n_slices=9, split="test")
+    return root / "test"
+
+
+RUNS = [Path("runs/FLAIR"), Path("runs/T1wCE")]
+
+
+def test_every_patient_gets_one_row(seg_run: Path, test_dir: Path, tmp_path: Path) -> None:
+    prep = ClassificationPrepConfig()
+    result = run_prediction(
+        test_dir, segmentation_run=seg_run, classification_runs=RUNS, loader=make_loader(prep)
+    )
+    patients = sorted(p.name for p in test_dir.iterdir())
+    assert list(result.probabilities) == patients
+    assert all(0.0 <= v <= 1.0 for v in result.probabilities.values())
+    assert result.fallback_patients == []
+    assert result.failed == []
+    assert {m for _, m in result.chunks} == {"FLAIR", "T1wCE"}
+    path = write_submission(result.probabilities, tmp_path / "submission.csv")
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["BraTS21ID", "MGMT_value"]
+    assert [r[0] for r in rows[1:]] == patients
+    assert read_submission(path, expected=patients) == result.probabilities
+
+
+def test_frames_and_chunks_match_preparation(seg_run: Path, test_dir: Path, tmp_path: Path) -> None:
+    prep = ClassificationPrepConfig.preset("released-code", mri_types=("FLAIR", "T1wCE"))
+    store = tmp_path / "store"
+    assert prepare_classification(test_dir, store, segmentation_run=seg_run, config=prep).ok
+    result = run_prediction(
+        test_dir,
+        segmentation_run=seg_run,
+        classification_runs=RUNS,
+        loader=make_loader(prep),
+        tta=None,
+    )
+    with (store / "series.csv").open(newline="") as handle:
+        kept = {(r["patient_id"], r["mri_type"]): int(r["n_kept"]) for r in csv.DictReader(handle)}
+    expected = {k: len(chunk_starts(n, length=4, stride=2)) for k, n in kept.items() if n}
+    assert result.chunks == expected
+
+
+def test_no_surviving_frame_gets_the_fallback(seg_run: Path, test_dir: Path) -> None:
+    prep = ClassificationPrepConfig(min_ratio=1e6)
+    result = run_prediction(
+        test_dir, segmentation_run=seg_run, classification_runs=RUNS, loader=make_loader(prep)
+    )
+    patients = sorted(p.name for p in test_dir.iterdir())
+    assert result.probabilities == dict.fromkeys(patients, 0.5)
+    assert result.fallback_patients == patients
+    assert result.chunks == {}
+
+
+def test_single_patient_folder(seg_run: Path, test_dir: Path) -> None:
+    patient = sorted(test_dir.iterdir())[1]
+    probabilities = predict_patients(
+        patient,
+        segmentation_run=seg_run,
+        classification_runs=[Path("runs/T2w")],
+        loader=make_loader(ClassificationPrepConfig()),
+    )
+    assert list(probabilities) == [patient.name]
+
+
+def test_runs_without_settings_are_refused(seg_run: Path, test_dir: Path) -> None:
+    with pytest.raises(InvalidInputError, match=r"prep-config\.json"):
+        predict_patients(
+            test_dir, segmentation_run=seg_run, classification_runs=RUNS, loader=make_loader()
+        )
+    with pytest.raises(ConfigurationError, match="at least one run"):
+        predict_patients(test_dir, segmentation_run=seg_run, classification_runs=[])
