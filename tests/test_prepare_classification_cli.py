@@ -4,52 +4,23 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
-import torch
 
 from radiogenomics.cli import main
 from radiogenomics.testing.synthetic_dicom import write_task2_cohort
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """One intra-op thread: tiny models on a busy 2-core machine run far faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def make_segmentation_run(folder: Path) -> Path:
-    """A stage 1 run whose model predicts a constant logit (masks: the slice centre)."""
-    from safetensors.torch import save_file
-
-    from radiogenomics.models.segmentation import CHECKPOINT_FORMAT, SegmentationModelConfig
-
-    config = SegmentationModelConfig(architecture="Unet", encoder="tu-test_resnet", image_size=32)
-    torch.manual_seed(0)
-    model = config.create()
-    with torch.no_grad():
-        head: Any = cast(Any, model).segmentation_head[0]
-        head.weight.zero_()
-        head.bias.fill_(4.0)
-    folder.mkdir(parents=True, exist_ok=True)
-    metadata = {"format": CHECKPOINT_FORMAT, "model_config": config.to_json()}
-    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(folder / "best.safetensors"), metadata=metadata)
-    return folder
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def setup(seg_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("cli")
     write_task2_cohort(root / "data", n_patients=2, seed=5, size=40, n_slices=8)
-    return root / "data", make_segmentation_run(root / "seg")
+    return root / "data", seg_run
 
 
 def test_prepare_classification_command(

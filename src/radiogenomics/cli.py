@@ -28,6 +28,92 @@ from radiogenomics.errors import ConfigurationError, RadiogenomicsError
 __all__ = ["build_parser", "main"]
 
 
+# Argument blocks shared by several commands. Each helper adds its options in the order
+# the commands list them; the help texts and defaults are the commands' own.
+
+
+def _add_preset(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--preset",
+        default="writeup",
+        choices=("writeup", "released-code"),
+        help="settings to start from (default: writeup)",
+    )
+
+
+def _add_area(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--area", choices=("pixels", "largest_contour"), help="how areas are measured")
+
+
+def _add_segmentation_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--segmentation-model", required=True, type=Path, help="stage 1 training run folder"
+    )
+
+
+def _add_workers(p: argparse.ArgumentParser, *, default: int, help: str) -> None:
+    p.add_argument("--workers", type=int, default=default, help=help)
+
+
+def _add_device(
+    p: argparse.ArgumentParser, *, default: str = "cpu", help: str = "torch device (default: cpu)"
+) -> None:
+    p.add_argument("--device", default=default, help=help)
+
+
+def _add_batch_size(p: argparse.ArgumentParser, *, default: int, help: str) -> None:
+    p.add_argument("--batch-size", type=int, default=default, help=help)
+
+
+def _add_overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true", help="delete --out first")
+
+
+def _add_no_progress(p: argparse.ArgumentParser, *, bars: bool = False) -> None:
+    shown = "the progress bars" if bars else "the progress bar"
+    p.add_argument("--no-progress", action="store_true", help=f"hide {shown}")
+
+
+def _add_epochs(p: argparse.ArgumentParser, *, default: int) -> None:
+    p.add_argument("--epochs", type=int, default=default, help=f"most epochs (default: {default})")
+
+
+def _add_optimizer(
+    p: argparse.ArgumentParser, *, lr: float, warmup_epochs: int, frozen: str
+) -> None:
+    """AdamW learning rate and weight decay, and the epochs with a frozen ``frozen``."""
+    p.add_argument("--lr", type=float, default=lr, help="AdamW learning rate")
+    p.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
+    p.add_argument(
+        "--warmup-epochs", type=int, default=warmup_epochs, help=f"epochs with a frozen {frozen}"
+    )
+
+
+def _add_patience(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--patience", type=int, default=10, help="early stopping patience; 0 never stops"
+    )
+
+
+def _add_val_fraction(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--val-fraction", type=float, default=0.2, help="held-out patient fraction")
+
+
+def _add_image_size(p: argparse.ArgumentParser, *, help: str) -> None:
+    p.add_argument("--image-size", type=int, default=224, help=help)
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """The training commands' last options: augmentation, AMP, loading, seed, device, resume."""
+    p.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    p.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), default="auto")
+    _add_workers(p, default=0, help="data loader worker processes")
+    p.add_argument("--seed", type=int, default=0)
+    _add_device(p, default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    _add_no_progress(p, bars=True)
+
+
 def _add_prepare_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from radiogenomics.io.nifti import MODALITIES
     from radiogenomics.records import PLANES
@@ -51,12 +137,7 @@ def _add_prepare_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentP
         help="folder of BraTS cases (2018-2021 or 2023 naming), or one case folder",
     )
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument(
-        "--preset",
-        default="writeup",
-        choices=("writeup", "released-code"),
-        help="settings to start from (default: writeup)",
-    )
+    _add_preset(p)
     p.add_argument("--modalities", nargs="+", choices=MODALITIES, help="modalities to slice")
     p.add_argument("--planes", nargs="+", choices=PLANES, help="planes to slice")
     p.add_argument(
@@ -73,7 +154,7 @@ def _add_prepare_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentP
     )
     p.add_argument("--min-ratio", type=float, help="keep slices with tumor ratio strictly above")
     p.add_argument("--reference", choices=("brain", "slice"), help="tumor ratio denominator")
-    p.add_argument("--area", choices=("pixels", "largest_contour"), help="how areas are measured")
+    _add_area(p)
     p.add_argument("--max-contours", type=int, help="drop slices with more tumor regions")
     p.add_argument("--sampler", choices=("similarity", "stride"), help="distinct-slice rule")
     p.add_argument("--max-similarity", type=float, help="similarity sampler threshold")
@@ -88,9 +169,9 @@ def _add_prepare_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentP
     guard.add_argument(
         "--task2-dir", type=Path, help="Task 2 folder: leave out Task 1 cases of its patients"
     )
-    p.add_argument("--workers", type=int, default=1, help="cases prepared in parallel")
-    p.add_argument("--overwrite", action="store_true", help="delete --out first")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_workers(p, default=1, help="cases prepared in parallel")
+    _add_overwrite(p)
+    _add_no_progress(p)
     p.set_defaults(handler=_run_prepare_segmentation)
 
 
@@ -169,28 +250,18 @@ def _add_train_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentPar
     p.add_argument("--architecture", default="UnetPlusPlus", help="smp architecture")
     p.add_argument("--encoder", default="densenet121", help="smp encoder or tu-<timm name>")
     p.add_argument("--encoder-weights", type=Path, help="local file of encoder weights")
-    p.add_argument("--epochs", type=int, default=180, help="most epochs (default: 180)")
-    p.add_argument("--batch-size", type=int, default=128, help="slices per batch")
-    p.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate")
-    p.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
-    p.add_argument("--warmup-epochs", type=int, default=10, help="epochs with a frozen encoder")
-    p.add_argument(
-        "--patience", type=int, default=10, help="early stopping patience; 0 never stops"
-    )
+    _add_epochs(p, default=180)
+    _add_batch_size(p, default=128, help="slices per batch")
+    _add_optimizer(p, lr=1e-4, warmup_epochs=10, frozen="encoder")
+    _add_patience(p)
     p.add_argument("--plateau-factor", type=float, default=0.1, help="ReduceLROnPlateau factor")
     p.add_argument("--plateau-patience", type=int, default=5, help="ReduceLROnPlateau patience")
     p.add_argument("--loss", choices=("dice", "bce-dice"), default="dice")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="held-out patient fraction")
+    _add_val_fraction(p)
     p.add_argument("--folds", type=int, default=None, help="patient-grouped k-fold instead")
     p.add_argument("--fold", type=int, default=0, help="validation fold (with --folds)")
-    p.add_argument("--image-size", type=int, default=224, help="input size, multiple of 32")
-    p.add_argument("--no-augment", action="store_true", help="train without augmentation")
-    p.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), default="auto")
-    p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_image_size(p, help="input size, multiple of 32")
+    _add_run_flags(p)
     p.set_defaults(handler=_run_train_segmentation)
 
 
@@ -261,16 +332,9 @@ def _add_prepare_classification(
         "--task2-dir", required=True, type=Path, help="Task 2 folder (train/) or one patient"
     )
     p.add_argument("--labels", type=Path, help="train_labels.csv (absent for test data)")
-    p.add_argument(
-        "--segmentation-model", required=True, type=Path, help="stage 1 training run folder"
-    )
+    _add_segmentation_model(p)
     p.add_argument("--out", required=True, type=Path, help="output folder (the frame store)")
-    p.add_argument(
-        "--preset",
-        default="writeup",
-        choices=("writeup", "released-code"),
-        help="settings to start from (default: writeup)",
-    )
+    _add_preset(p)
     p.add_argument("--mri-types", nargs="+", choices=MRI_TYPES, help="MRI types to prepare")
     p.add_argument("--min-ratio", type=float, help="keep frames with tumor ratio strictly above")
     p.add_argument("--max-contours", type=int, help="drop frames with more WT contours")
@@ -280,15 +344,15 @@ def _add_prepare_classification(
         default=None,
         help="count hole contours too (released code)",
     )
-    p.add_argument("--area", choices=("pixels", "largest_contour"), help="how areas are measured")
+    _add_area(p)
     p.add_argument(
         "--include-known-bad", action="store_true", help="also prepare the known-bad series"
     )
-    p.add_argument("--workers", type=int, default=1, help="patients prepared in parallel")
-    p.add_argument("--device", default="cpu", help="torch device of the stage 1 model")
-    p.add_argument("--batch-size", type=int, default=32, help="slices per stage 1 pass")
-    p.add_argument("--overwrite", action="store_true", help="delete --out first")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_workers(p, default=1, help="patients prepared in parallel")
+    _add_device(p, help="torch device of the stage 1 model")
+    _add_batch_size(p, default=32, help="slices per stage 1 pass")
+    _add_overwrite(p)
+    _add_no_progress(p)
     p.set_defaults(handler=_run_prepare_classification)
 
 
@@ -356,23 +420,13 @@ def _add_train_classification(sub: argparse._SubParsersAction[argparse.ArgumentP
     p.add_argument("--sequence-length", type=int, default=35, help="frames per chunk")
     p.add_argument("--stride", type=int, default=5, help="frames between chunk starts")
     p.add_argument("--last", choices=("pad", "shift"), default="pad", help="short last chunk")
-    p.add_argument("--image-size", type=int, default=224, help="frame size")
-    p.add_argument("--batch-size", type=int, default=4, help="chunks per batch")
-    p.add_argument("--lr", type=float, default=1e-6, help="AdamW learning rate")
-    p.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
-    p.add_argument("--warmup-epochs", type=int, default=5, help="epochs with a frozen backbone")
-    p.add_argument("--epochs", type=int, default=80, help="most epochs (default: 80)")
-    p.add_argument(
-        "--patience", type=int, default=10, help="early stopping patience; 0 never stops"
-    )
-    p.add_argument("--val-fraction", type=float, default=0.2, help="held-out patient fraction")
-    p.add_argument("--no-augment", action="store_true", help="train without augmentation")
-    p.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), default="auto")
-    p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_image_size(p, help="frame size")
+    _add_batch_size(p, default=4, help="chunks per batch")
+    _add_optimizer(p, lr=1e-6, warmup_epochs=5, frozen="backbone")
+    _add_epochs(p, default=80)
+    _add_patience(p)
+    _add_val_fraction(p)
+    _add_run_flags(p)
     p.set_defaults(handler=_run_train_classification)
 
 
@@ -447,9 +501,7 @@ def _add_predict(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument(
         "--task2-dir", required=True, type=Path, help="Task 2 folder (test/) or one patient"
     )
-    p.add_argument(
-        "--segmentation-model", required=True, type=Path, help="stage 1 training run folder"
-    )
+    _add_segmentation_model(p)
     p.add_argument(
         "--classification-models",
         required=True,
@@ -458,10 +510,10 @@ def _add_predict(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="stage 2 run folders, one per MRI-type model",
     )
     p.add_argument("--out", required=True, type=Path, help="submission CSV to write")
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    p.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
+    _add_device(p)
+    _add_batch_size(p, default=4, help="chunks per forward pass")
     p.add_argument("--no-tta", action="store_true", help="predict without the 1.2 zoom")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_no_progress(p)
     p.set_defaults(handler=_run_predict)
 
 
@@ -528,8 +580,8 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--model", required=True, type=Path, help="stage 1 training run folder")
     p.add_argument("input", type=Path, help="a .nii/.nii.gz volume or a DICOM series folder")
     p.add_argument("out", type=Path, help="output .nii.gz label map")
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    p.add_argument("--batch-size", type=int, default=32, help="slices per forward pass")
+    _add_device(p)
+    _add_batch_size(p, default=32, help="slices per forward pass")
     p.add_argument("--zoom", type=float, default=1.2, help="zoom factor (default: 1.2)")
     p.add_argument(
         "--plane",

@@ -6,13 +6,11 @@ import csv
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
 
 import numpy as np
 import pytest
-import torch
 
 from radiogenomics.data import (
     FRAME_MANIFEST_FIELDS,
@@ -34,37 +32,7 @@ from radiogenomics.testing.synthetic_dicom import (
 SIZE = 48
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """One intra-op thread: tiny models on a busy 2-core machine run far faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def make_segmentation_run(folder: Path, *, bias: float = 4.0) -> Path:
-    """A stage 1 run folder whose model predicts a constant logit (deterministic masks).
-
-    After the inverse zoom, the masks are the centre of the slice (the border that the
-    1.2 zoom cut off is background).
-    """
-    from safetensors.torch import save_file
-
-    from radiogenomics.models.segmentation import CHECKPOINT_FORMAT, SegmentationModelConfig
-
-    config = SegmentationModelConfig(architecture="Unet", encoder="tu-test_resnet", image_size=32)
-    torch.manual_seed(0)
-    model = config.create()
-    head: Any = cast(Any, model).segmentation_head[0]
-    with torch.no_grad():
-        head.weight.zero_()
-        head.bias.fill_(bias)
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
-    metadata = {"format": CHECKPOINT_FORMAT, "model_config": config.to_json()}
-    save_file(tensors, str(folder / "best.safetensors"), metadata=metadata)
-    return folder
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _write_patient(split: Path, patient_id: str, *, seed: int) -> None:
@@ -92,11 +60,6 @@ def _digest(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
-
-
-@pytest.fixture(scope="module")
-def seg_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_segmentation_run(tmp_path_factory.mktemp("seg") / "run")
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +160,11 @@ def test_resume_rebuilds_identical_bytes(
 
 
 def test_other_settings_or_model_are_refused(
-    prepared: Path, cohort: Path, seg_run: Path, tmp_path: Path
+    prepared: Path,
+    cohort: Path,
+    seg_run: Path,
+    make_segmentation_run: Callable[..., Path],
+    tmp_path: Path,
 ) -> None:
     out = tmp_path / "out"
     shutil.copytree(prepared, out)

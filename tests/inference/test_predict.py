@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import torch
@@ -18,34 +17,7 @@ from radiogenomics.inference.predict import predict_patients
 from radiogenomics.models.sequence import SequenceClassifier
 from radiogenomics.testing.synthetic_dicom import write_task2_cohort
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """One intra-op thread: tiny models on a busy 2-core machine run far faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def make_segmentation_run(folder: Path) -> Path:
-    """A stage 1 run whose model predicts a constant logit (masks: the slice centre)."""
-    from safetensors.torch import save_file
-
-    from radiogenomics.models.segmentation import CHECKPOINT_FORMAT, SegmentationModelConfig
-
-    config = SegmentationModelConfig(architecture="Unet", encoder="tu-test_resnet", image_size=32)
-    torch.manual_seed(0)
-    model = config.create()
-    with torch.no_grad():
-        head: Any = cast(Any, model).segmentation_head[0]
-        head.weight.zero_()
-        head.bias.fill_(4.0)
-    folder.mkdir(parents=True, exist_ok=True)
-    metadata = {"format": CHECKPOINT_FORMAT, "model_config": config.to_json()}
-    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(folder / "best.safetensors"), metadata=metadata)
-    return folder
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @dataclass(frozen=True)
@@ -68,11 +40,6 @@ def make_loader(prep: ClassificationPrepConfig | None = None) -> Any:
         return model.eval(), Info(mri_type=path.name, prep_config=config)
 
     return load
-
-
-@pytest.fixture(scope="module")
-def seg_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_segmentation_run(tmp_path_factory.mktemp("seg") / "run")
 
 
 @pytest.fixture(scope="module")
