@@ -50,6 +50,12 @@ import numpy as np
 import numpy.typing as npt
 
 from radiogenomics._options import check_choice, check_range, short_repr
+from radiogenomics.data._jobs import (
+    check_prep_config,
+    write_failures,
+    write_rows,
+    write_rows_atomic,
+)
 from radiogenomics.data.frame_store import FRAME_MANIFEST_FIELDS, SERIES_FIELDS
 from radiogenomics.data.store import PARTIAL_DIR
 from radiogenomics.errors import (
@@ -632,25 +638,9 @@ def _format_float(value: float | None) -> str:
     return "" if value is None else repr(round(float(value), 6))
 
 
-def _write_rows(path: Path, fields: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(fields), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _read_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
-
-
-def _atomic_rows(path: Path, fields: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        _write_rows(tmp, fields, rows)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _check_patient_id(patient_id: str, out: Path) -> None:
@@ -697,8 +687,8 @@ def _write_patient(
                         "row": str(row),
                     }
                 )
-        _write_rows(partial / "frames.csv", FRAME_MANIFEST_FIELDS, rows)
-        _write_rows(partial / _DONE_FILE, SERIES_FIELDS, [s.row() for s in series])
+        write_rows(partial / "frames.csv", FRAME_MANIFEST_FIELDS, rows)
+        write_rows(partial / _DONE_FILE, SERIES_FIELDS, [s.row() for s in series])
         target = out / patient_id
         old: Path | None = None
         if target.exists():
@@ -880,26 +870,8 @@ def _segmentation_checkpoint(run: Path) -> Path:
 def _check_store(
     out: Path, config: ClassificationPrepConfig, model_info: dict[str, str], overwrite: bool
 ) -> None:
-    if overwrite and out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    config_path = out / "prepare-config.json"
+    check_prep_config(out, config, ClassificationPrepConfig.load, overwrite=overwrite)
     model_path = out / "segmentation-model.json"
-    if config_path.is_file():
-        previous = ClassificationPrepConfig.load(config_path)
-        if previous != config:
-            changed = [
-                f"{f.name}: {getattr(previous, f.name)!r} -> {getattr(config, f.name)!r}"
-                for f in dataclasses.fields(config)
-                if getattr(previous, f.name) != getattr(config, f.name)
-            ]
-            raise ConfigurationError(
-                "this folder was prepared with other settings (" + "; ".join(changed) + "). "
-                "Use another --out, or --overwrite to start again.",
-                path=out,
-            )
-    else:
-        config_path.write_text(config.to_json() + "\n", encoding="utf-8")
     if model_path.is_file():
         previous_model = json.loads(model_path.read_text(encoding="utf-8"))
         if previous_model.get("sha256") != model_info["sha256"]:
@@ -936,10 +908,10 @@ def _write_summary_files(
             key = _label_key(patient_id)
             if key is not None and key in labels:
                 label_rows.append({"BraTS21ID": key, "MGMT_value": str(labels[key])})
-    _atomic_rows(out / "manifest.csv", FRAME_MANIFEST_FIELDS, frame_rows)
-    _atomic_rows(out / "series.csv", SERIES_FIELDS, series_rows)
+    write_rows_atomic(out / "manifest.csv", FRAME_MANIFEST_FIELDS, frame_rows)
+    write_rows_atomic(out / "series.csv", SERIES_FIELDS, series_rows)
     if labels is not None:
-        _atomic_rows(out / "labels.csv", ("BraTS21ID", "MGMT_value"), label_rows)
+        write_rows_atomic(out / "labels.csv", ("BraTS21ID", "MGMT_value"), label_rows)
     failures = [
         {"patient_id": s.patient_id, "mri_type": s.mri_type, "error": s.error or ""}
         for patient_id in patients
@@ -947,11 +919,7 @@ def _write_summary_files(
         for s in outcomes[patient_id].series
         if s.status == "failed"
     ]
-    failures_path = out / "failures.csv"
-    if failures:
-        _atomic_rows(failures_path, ("patient_id", "mri_type", "error"), failures)
-    elif failures_path.exists():
-        failures_path.unlink()
+    write_failures(out, ("patient_id", "mri_type", "error"), failures)
 
 
 def _label_key(patient_id: str) -> str | None:

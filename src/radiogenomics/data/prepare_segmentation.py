@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from radiogenomics._options import check_choice
+from radiogenomics.data._jobs import check_prep_config, write_failures
 from radiogenomics.data.store import PARTIAL_DIR, write_case, write_manifest
 from radiogenomics.errors import ConfigurationError, RadiogenomicsError
 from radiogenomics.filters import BlankSliceFilter, ContourCountFilter, TumorAreaFilter
@@ -216,26 +217,12 @@ def prepare_case(case: BratsCase, out: str | Path, config: SegmentationPrepConfi
     return CaseOutcome(case.case_id, "written", n_slices=len(rows))
 
 
+def _load_config(path: Path) -> SegmentationPrepConfig:
+    return SegmentationPrepConfig.from_json(path.read_text(encoding="utf-8"))
+
+
 def _check_config(out: Path, config: SegmentationPrepConfig, overwrite: bool) -> None:
-    path = out / "prepare-config.json"
-    if overwrite and out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if path.is_file():
-        previous = SegmentationPrepConfig.from_json(path.read_text(encoding="utf-8"))
-        if previous != config:
-            changed = [
-                f"{f.name}: {getattr(previous, f.name)!r} -> {getattr(config, f.name)!r}"
-                for f in dataclasses.fields(config)
-                if getattr(previous, f.name) != getattr(config, f.name)
-            ]
-            raise ConfigurationError(
-                "this folder was prepared with other settings (" + "; ".join(changed) + "). "
-                "Use another --out, or --overwrite to start again.",
-                path=out,
-            )
-    else:
-        path.write_text(config.to_json() + "\n", encoding="utf-8")
+    check_prep_config(out, config, _load_config, overwrite=overwrite)
     shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
 
 
@@ -312,15 +299,10 @@ def prepare_segmentation(
         report.outcomes.sort(key=lambda o: o.case_id)
         done = sorted(c.case_id for c in kept if (out / c.case_id / "slices.csv").is_file())
         write_manifest(out, done)
-        failures = [o for o in report.outcomes if o.status == "failed"]
-        failures_path = out / "failures.csv"
-        if failures:
-            import csv
-
-            with failures_path.open("w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle, lineterminator="\n")
-                writer.writerow(["case_id", "error"])
-                writer.writerows([o.case_id, o.error] for o in failures)
-        elif failures_path.exists():
-            failures_path.unlink()
+        failures = [
+            {"case_id": o.case_id, "error": o.error or ""}
+            for o in report.outcomes
+            if o.status == "failed"
+        ]
+        write_failures(out, ("case_id", "error"), failures)
     return report

@@ -2,33 +2,43 @@
 
 Device and mixed-precision resolution, deterministic execution, saving and restoring
 every random state (for exact resumption), atomic checkpoint writes (safetensors
-weights, a ``torch.save`` state read back with ``weights_only=True``) and the
-``metrics.jsonl`` history. This module imports torch.
+weights, a ``torch.save`` state read back with ``weights_only=True``), the
+``metrics.jsonl`` history, and the end-of-epoch bookkeeping (best checkpoint, early
+stopping, the files of a run folder). This module imports torch.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from radiogenomics._options import check_choice
 from radiogenomics.errors import ConfigurationError
 
 __all__ = [
     "AmpMode",
+    "EarlyStopping",
+    "RunFiles",
+    "append_history",
+    "check_resume",
     "deterministic",
     "digest",
+    "epoch_loader",
     "load_rng_state",
+    "open_run_folder",
     "read_history",
     "resolve_amp",
     "resolve_device",
@@ -36,6 +46,7 @@ __all__ = [
     "save_state",
     "save_weights",
     "seed_everything",
+    "write_epoch_checkpoint",
     "write_text",
 ]
 
@@ -187,3 +198,246 @@ def read_history(path: Path, *, until: int) -> list[dict[str, Any]]:
 def digest(items: Sequence[object]) -> str:
     """A short, stable fingerprint of a sequence (of indices or identifiers)."""
     return hashlib.sha256(",".join(map(str, items)).encode()).hexdigest()[:16]
+
+
+@dataclass
+class EarlyStopping:
+    """The best epoch so far and the early-stopping counter of a training loop.
+
+    An epoch improves when its validation loss is strictly lower than the best so far;
+    the run stops after ``patience`` epochs in a row without improvement.
+
+    Attributes:
+        patience: Epochs without improvement before stopping; ``None`` never stops.
+        best_loss: The lowest validation loss so far (``inf`` before the first epoch).
+        best_epoch: Its epoch, 1-based (0 before the first epoch).
+        best_scores: Its validation scores.
+        bad_epochs: Epochs since the last improvement.
+        stopped: Whether the run is to stop.
+    """
+
+    patience: int | None
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    best_scores: dict[str, float] = field(default_factory=dict)
+    bad_epochs: int = 0
+    stopped: bool = False
+
+    def update(self, epoch: int, val_loss: float, scores: dict[str, float]) -> bool:
+        """Record a finished epoch.
+
+        Args:
+            epoch: The epoch, 1-based.
+            val_loss: Its validation loss.
+            scores: Its validation scores (kept as the best ones when it improved).
+
+        Returns:
+            Whether the epoch improved on the best validation loss (strictly).
+        """
+        improved = val_loss < self.best_loss
+        if improved:
+            self.best_loss, self.best_epoch, self.best_scores = val_loss, epoch, scores
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        self.stopped = self.patience is not None and self.bad_epochs >= self.patience
+        return improved
+
+    def state(self) -> dict[str, Any]:
+        """The counters as training-state entries (what :meth:`restore` reads)."""
+        return {
+            "best_val_loss": self.best_loss,
+            "best_epoch": self.best_epoch,
+            "best_scores": json.dumps(self.best_scores),
+            "bad_epochs": self.bad_epochs,
+            "stopped": self.stopped,
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Take the counters back from a training state saved with :meth:`state`."""
+        self.best_loss, self.best_epoch = state["best_val_loss"], state["best_epoch"]
+        self.bad_epochs, self.stopped = state["bad_epochs"], state["stopped"]
+        self.best_scores = json.loads(state["best_scores"])
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The files of a training run folder.
+
+    Attributes:
+        folder: The run folder.
+    """
+
+    folder: Path
+
+    @property
+    def last(self) -> Path:
+        """The weights of the last completed epoch."""
+        return self.folder / "last.safetensors"
+
+    @property
+    def state(self) -> Path:
+        """The training state of the last completed epoch (for resuming)."""
+        return self.folder / "last.state.pt"
+
+    @property
+    def best(self) -> Path:
+        """The weights of the epoch with the lowest validation loss."""
+        return self.folder / "best.safetensors"
+
+    @property
+    def log(self) -> Path:
+        """The metrics history, one JSON line per epoch."""
+        return self.folder / "metrics.jsonl"
+
+
+def open_run_folder(out: Path, *, resume: bool) -> tuple[RunFiles, bool]:
+    """Create a run folder, refusing one that holds a run unless resuming.
+
+    Args:
+        out: The run folder.
+        resume: Whether an existing run may be continued.
+
+    Returns:
+        ``(files, has_run)``: the folder's files, and whether it holds a run to resume.
+
+    Raises:
+        ConfigurationError: The folder holds a run and ``resume`` is false.
+    """
+    files = RunFiles(out)
+    has_run = files.last.is_file() and files.state.is_file()
+    if has_run and not resume:
+        raise ConfigurationError(
+            "this folder already holds a training run; pass --resume to continue it, or "
+            "choose another --out.",
+            path=out,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return files, has_run
+
+
+def write_epoch_checkpoint(
+    files: RunFiles,
+    model: torch.nn.Module,
+    *,
+    epoch: int,
+    val_loss: float,
+    scores: Mapping[str, float],
+    improved: bool,
+    metadata: Mapping[str, str],
+    training: Mapping[str, Any],
+    stopping: EarlyStopping,
+    settings: Mapping[str, str],
+) -> None:
+    """Write the checkpoints of a finished epoch: best (if improved), last and the state.
+
+    The state holds, in order: ``epoch``, the ``training`` entries, the
+    :meth:`EarlyStopping.state` counters, ``rng`` (:func:`rng_state`) and the
+    ``settings`` entries.
+
+    Args:
+        files: The run folder's files.
+        model: The model, whose weights are saved.
+        epoch: The epoch, 1-based.
+        val_loss: Its validation loss.
+        scores: Its validation scores.
+        improved: Whether it improved (``best.safetensors`` is then rewritten).
+        metadata: The weights' metadata shared by every epoch (format, settings).
+        training: The state dicts to resume from (optimizer, scheduler, scaler ...).
+        stopping: The early-stopping counters, after this epoch.
+        settings: JSON strings that a resumed run must match (settings, split digest).
+    """
+    epoch_meta = {
+        **metadata,
+        "epoch": str(epoch),
+        "val_loss": repr(val_loss),
+        "scores": json.dumps(scores),
+    }
+    if improved:
+        save_weights(model, files.best, epoch_meta)
+    save_weights(model, files.last, epoch_meta)
+    save_state(
+        {"epoch": epoch, **training, **stopping.state(), "rng": rng_state(), **settings},
+        files.state,
+    )
+
+
+def append_history(path: Path, history: list[dict[str, Any]], line: dict[str, Any]) -> None:
+    """Add an epoch's line to ``history`` and to the ``metrics.jsonl`` at ``path``."""
+    history.append(line)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line) + "\n")
+
+
+def epoch_loader(
+    dataset: Dataset[Any],
+    *,
+    batch_size: int,
+    num_workers: int,
+    seed: int,
+    shuffle: bool,
+    epoch: int,
+    device: torch.device,
+) -> DataLoader[Any]:
+    """A loader whose shuffling is seeded by ``(seed, epoch)`` (not by the workers).
+
+    Args:
+        dataset: The dataset.
+        batch_size: Items per batch.
+        num_workers: Loader worker processes.
+        seed: The run's seed.
+        shuffle: Shuffle the items.
+        epoch: The epoch, 0-based.
+        device: Where batches go (memory is pinned for CUDA).
+
+    Returns:
+        The loader.
+    """
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+    )
+
+
+def check_resume(
+    state: Mapping[str, Any],
+    train_config: Mapping[str, Any],
+    split_digest: str,
+    path: Path,
+    *,
+    resumable: frozenset[str],
+    more: Sequence[str] = (),
+) -> None:
+    """Refuse to resume a run whose settings or split differ from the saved state's.
+
+    Args:
+        state: The saved training state (its ``train_config`` and ``split_digest``).
+        train_config: The training settings of this run, as a dict.
+        split_digest: The fingerprint of this run's train/validation split.
+        path: The run folder (named in the error).
+        resumable: The settings that may change.
+        more: Other differences found by the caller (listed before the split's).
+
+    Raises:
+        ConfigurationError: Something other than ``resumable`` settings differs.
+    """
+    saved = json.loads(state["train_config"])
+    diffs = [
+        f"{k}: {saved.get(k)!r} -> {v!r}"
+        for k, v in train_config.items()
+        if k not in resumable and saved.get(k) != v
+    ]
+    diffs += more
+    if state["split_digest"] != split_digest:
+        diffs.append("the train/validation split differs (other data or split settings)")
+    if diffs:
+        raise ConfigurationError(
+            "cannot resume: settings differ from the interrupted run (" + "; ".join(diffs) + "). "
+            f"Only {sorted(resumable)} may change; use another --out to start afresh.",
+            path=path,
+        )

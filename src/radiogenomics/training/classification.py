@@ -68,16 +68,19 @@ from radiogenomics.io.dicom import MRI_TYPES
 from radiogenomics.models.sequence import SequenceClassifier, SequenceHead
 from radiogenomics.training._common import (
     AmpMode,
+    EarlyStopping,
+    append_history,
+    check_resume,
     deterministic,
     digest,
+    epoch_loader,
     load_rng_state,
+    open_run_folder,
     read_history,
     resolve_amp,
     resolve_device,
-    rng_state,
-    save_state,
-    save_weights,
     seed_everything,
+    write_epoch_checkpoint,
     write_text,
 )
 from radiogenomics.training.split import stratified_patient_split
@@ -415,20 +418,7 @@ def load_classification_model(
 def _check_resume(
     state: Mapping[str, Any], config: ClassificationTrainConfig, split_digest: str, path: Path
 ) -> None:
-    saved = json.loads(state["train_config"])
-    diffs = [
-        f"{k}: {saved.get(k)!r} -> {v!r}"
-        for k, v in config.to_dict().items()
-        if k not in _RESUMABLE_CHANGES and saved.get(k) != v
-    ]
-    if state["split_digest"] != split_digest:
-        diffs.append("the train/validation split differs (other data or split settings)")
-    if diffs:
-        raise ConfigurationError(
-            "cannot resume: settings differ from the interrupted run (" + "; ".join(diffs) + "). "
-            f"Only {sorted(_RESUMABLE_CHANGES)} may change; use another --out to start afresh.",
-            path=path,
-        )
+    check_resume(state, config.to_dict(), split_digest, path, resumable=_RESUMABLE_CHANGES)
 
 
 def _loader(
@@ -439,14 +429,14 @@ def _loader(
     epoch: int,
     device: torch.device,
 ) -> DataLoader[Any]:
-    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-    return DataLoader(
+    return epoch_loader(
         dataset,
         batch_size=config.batch_size,
-        shuffle=shuffle,
-        generator=generator,
         num_workers=config.num_workers,
-        pin_memory=device.type == "cuda",
+        seed=config.seed,
+        shuffle=shuffle,
+        epoch=epoch,
+        device=device,
     )
 
 
@@ -591,16 +581,7 @@ def train_classification(
     device = resolve_device(config.device)
     amp = resolve_amp(config.amp, device)
 
-    last_path, state_path = out / "last.safetensors", out / "last.state.pt"
-    best_path, log_path = out / "best.safetensors", out / "metrics.jsonl"
-    has_run = last_path.is_file() and state_path.is_file()
-    if has_run and not resume:
-        raise ConfigurationError(
-            "this folder already holds a training run; pass --resume to continue it, or "
-            "choose another --out.",
-            path=out,
-        )
-    out.mkdir(parents=True, exist_ok=True)
+    files, has_run = open_run_folder(out, resume=resume)
 
     with deterministic():
         seed_everything(config.seed)
@@ -609,25 +590,19 @@ def train_classification(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
-        start, best_loss, best_epoch, bad_epochs, stopped = 0, math.inf, 0, 0, False
-        best_scores: dict[str, float] = {}
+        start, stopping = 0, EarlyStopping(config.patience)
         history: list[dict[str, Any]] = []
         if has_run:
-            state = torch.load(state_path, map_location="cpu", weights_only=True)
+            state = torch.load(files.state, map_location="cpu", weights_only=True)
             _check_resume(state, config, split_digest, out)
-            _load_state_into(model, last_path)
+            _load_state_into(model, files.last)
             optimizer.load_state_dict(state["optimizer"])
             scaler.load_state_dict(state["scaler"])
-            start, best_loss, best_epoch = (
-                state["epoch"],
-                state["best_val_loss"],
-                state["best_epoch"],
-            )
-            bad_epochs, stopped = state["bad_epochs"], state["stopped"]
-            best_scores = json.loads(state["best_scores"])
+            start = state["epoch"]
+            stopping.restore(state)
             load_rng_state(state["rng"])
-            history = read_history(log_path, until=start)
-        write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+            history = read_history(files.log, until=start)
+        write_text(files.log, "".join(json.dumps(h) + "\n" for h in history))
         write_text(out / "prep-config.json", json.dumps(store.prep_config, indent=2) + "\n")
         write_text(
             out / "config.json",
@@ -652,7 +627,7 @@ def train_classification(
         loss_fn = torch.nn.BCEWithLogitsLoss()
 
         for epoch in range(start, config.epochs):
-            if stopped:
+            if stopping.stopped:
                 break
             began = time.perf_counter()
             frozen = epoch < config.warmup_epochs
@@ -693,36 +668,21 @@ def train_classification(
             val_loss, scores = _evaluate(
                 model, val_loader, device, amp, labels=labels, patients=val_patients, prior=prior
             )
-            improved = val_loss < best_loss
-            if improved:
-                best_loss, best_epoch, best_scores, bad_epochs = val_loss, epoch + 1, scores, 0
-            else:
-                bad_epochs += 1
-            stopped = config.patience is not None and bad_epochs >= config.patience
-            epoch_meta = {
-                **metadata,
-                "epoch": str(epoch + 1),
-                "val_loss": repr(val_loss),
-                "scores": json.dumps(scores),
-            }
-            if improved:
-                save_weights(model, best_path, epoch_meta)
-            save_weights(model, last_path, epoch_meta)
-            save_state(
-                {
-                    "epoch": epoch + 1,
-                    "optimizer": optimizer.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "best_val_loss": best_loss,
-                    "best_epoch": best_epoch,
-                    "best_scores": json.dumps(best_scores),
-                    "bad_epochs": bad_epochs,
-                    "stopped": stopped,
-                    "rng": rng_state(),
+            improved = stopping.update(epoch + 1, val_loss, scores)
+            write_epoch_checkpoint(
+                files,
+                model,
+                epoch=epoch + 1,
+                val_loss=val_loss,
+                scores=scores,
+                improved=improved,
+                metadata=metadata,
+                training={"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict()},
+                stopping=stopping,
+                settings={
                     "train_config": json.dumps(config.to_dict()),
                     "split_digest": split_digest,
                 },
-                state_path,
             )
             line: dict[str, Any] = {
                 "epoch": epoch + 1,
@@ -735,9 +695,7 @@ def train_classification(
                 "best": improved,
                 "seconds": round(time.perf_counter() - began, 3),
             }
-            history.append(line)
-            with log_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(line) + "\n")
+            append_history(files.log, history, line)
             if progress:
                 tqdm.write(
                     f"{config.mri_type} epoch {epoch + 1}: train {train_loss:.4f} "
@@ -748,10 +706,10 @@ def train_classification(
         run_dir=out,
         mri_type=config.mri_type,
         epochs_completed=history[-1]["epoch"] if history else start,
-        best_epoch=best_epoch,
-        best_val_loss=best_loss,
-        best_scores=best_scores,
-        stopped_early=stopped,
+        best_epoch=stopping.best_epoch,
+        best_val_loss=stopping.best_loss,
+        best_scores=stopping.best_scores,
+        stopped_early=stopping.stopped,
         train_patients=train_patients,
         val_patients=val_patients,
         history=history,

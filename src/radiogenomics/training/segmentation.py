@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,16 +56,19 @@ from radiogenomics.models.segmentation import (
 )
 from radiogenomics.training._common import (
     AmpMode,
+    EarlyStopping,
+    append_history,
+    check_resume,
     deterministic,
     digest,
+    epoch_loader,
     load_rng_state,
+    open_run_folder,
     read_history,
     resolve_amp,
     resolve_device,
-    rng_state,
-    save_state,
-    save_weights,
     seed_everything,
+    write_epoch_checkpoint,
     write_text,
 )
 from radiogenomics.training.split import patient_folds, patient_split
@@ -251,26 +253,20 @@ def _check_resume(
     split_digest: str,
     path: Path,
 ) -> None:
-    saved_train = json.loads(state["train_config"])
-    diffs = [
-        f"{k}: {saved_train.get(k)!r} -> {v!r}"
-        for k, v in config.to_dict().items()
-        if k not in _RESUMABLE_CHANGES and saved_train.get(k) != v
-    ]
     saved_model = json.loads(state["model_config"])
-    diffs += [
+    model_diffs = [
         f"model {k}: {saved_model.get(k)!r} -> {v!r}"
         for k, v in model_config.to_dict().items()
         if saved_model.get(k) != v
     ]
-    if state["split_digest"] != split_digest:
-        diffs.append("the train/validation split differs (other data or split settings)")
-    if diffs:
-        raise ConfigurationError(
-            "cannot resume: settings differ from the interrupted run (" + "; ".join(diffs) + "). "
-            f"Only {sorted(_RESUMABLE_CHANGES)} may change; use another --out to start afresh.",
-            path=path,
-        )
+    check_resume(
+        state,
+        config.to_dict(),
+        split_digest,
+        path,
+        resumable=_RESUMABLE_CHANGES,
+        more=model_diffs,
+    )
 
 
 def _make_loss(name: LossName) -> torch.nn.Module:
@@ -285,14 +281,14 @@ def _batches(
     epoch: int,
     device: torch.device,
 ) -> DataLoader[Any]:
-    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-    return DataLoader(
+    return epoch_loader(
         dataset,
         batch_size=config.batch_size,
-        shuffle=shuffle,
-        generator=generator,
         num_workers=config.num_workers,
-        pin_memory=device.type == "cuda",
+        seed=config.seed,
+        shuffle=shuffle,
+        epoch=epoch,
+        device=device,
     )
 
 
@@ -384,16 +380,7 @@ def train_segmentation(
     device = resolve_device(config.device)
     amp = resolve_amp(config.amp, device)
 
-    last_path, state_path = out / "last.safetensors", out / "last.state.pt"
-    best_path, log_path = out / "best.safetensors", out / "metrics.jsonl"
-    has_run = last_path.is_file() and state_path.is_file()
-    if has_run and not resume:
-        raise ConfigurationError(
-            "this folder already holds a training run; pass --resume to continue it, or "
-            "choose another --out.",
-            path=out,
-        )
-    out.mkdir(parents=True, exist_ok=True)
+    files, has_run = open_run_folder(out, resume=resume)
 
     with deterministic():
         seed_everything(config.seed)
@@ -405,26 +392,20 @@ def train_segmentation(
             optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience
         )
         scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
-        start, best_loss, best_epoch, bad_epochs, stopped = 0, math.inf, 0, 0, False
-        best_scores: dict[str, float] = {}
+        start, stopping = 0, EarlyStopping(config.patience)
         history: list[dict[str, Any]] = []
         if has_run:
-            state = torch.load(state_path, map_location="cpu", weights_only=True)
+            state = torch.load(files.state, map_location="cpu", weights_only=True)
             _check_resume(state, config, model_config, split_digest, out)
-            load_weights(model, last_path, config=model_config)
+            load_weights(model, files.last, config=model_config)
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             scaler.load_state_dict(state["scaler"])
-            start, best_loss, best_epoch = (
-                state["epoch"],
-                state["best_val_loss"],
-                state["best_epoch"],
-            )
-            bad_epochs, stopped = state["bad_epochs"], state["stopped"]
-            best_scores = json.loads(state["best_scores"])
+            start = state["epoch"]
+            stopping.restore(state)
             load_rng_state(state["rng"])
-            history = read_history(log_path, until=start)
-        write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+            history = read_history(files.log, until=start)
+        write_text(files.log, "".join(json.dumps(h) + "\n" for h in history))
         write_text(
             out / "config.json",
             json.dumps(
@@ -460,7 +441,7 @@ def train_segmentation(
         }
 
         for epoch in range(start, config.epochs):
-            if stopped:
+            if stopping.stopped:
                 break
             began = time.perf_counter()
             frozen = epoch < config.warmup_epochs
@@ -499,38 +480,26 @@ def train_segmentation(
             scores = metrics.compute()
             lr = float(optimizer.param_groups[0]["lr"])
             scheduler.step(val_loss)
-            improved = val_loss < best_loss
-            if improved:
-                best_loss, best_epoch, best_scores, bad_epochs = val_loss, epoch + 1, scores, 0
-            else:
-                bad_epochs += 1
-            stopped = config.patience is not None and bad_epochs >= config.patience
-            epoch_meta = {
-                **metadata,
-                "epoch": str(epoch + 1),
-                "val_loss": repr(val_loss),
-                "scores": json.dumps(scores),
-            }
-            if improved:
-                save_weights(model, best_path, epoch_meta)
-            save_weights(model, last_path, epoch_meta)
-            save_state(
-                {
-                    "epoch": epoch + 1,
+            improved = stopping.update(epoch + 1, val_loss, scores)
+            write_epoch_checkpoint(
+                files,
+                model,
+                epoch=epoch + 1,
+                val_loss=val_loss,
+                scores=scores,
+                improved=improved,
+                metadata=metadata,
+                training={
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(),
-                    "best_val_loss": best_loss,
-                    "best_epoch": best_epoch,
-                    "best_scores": json.dumps(best_scores),
-                    "bad_epochs": bad_epochs,
-                    "stopped": stopped,
-                    "rng": rng_state(),
+                },
+                stopping=stopping,
+                settings={
                     "train_config": json.dumps(config.to_dict()),
                     "model_config": model_config.to_json(),
                     "split_digest": split_digest,
                 },
-                state_path,
             )
             line: dict[str, Any] = {
                 "epoch": epoch + 1,
@@ -542,9 +511,7 @@ def train_segmentation(
                 "best": improved,
                 "seconds": round(time.perf_counter() - began, 3),
             }
-            history.append(line)
-            with log_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(line) + "\n")
+            append_history(files.log, history, line)
             if progress:
                 tqdm.write(
                     f"epoch {epoch + 1}: train {train_loss:.4f} val {val_loss:.4f} "
@@ -554,9 +521,9 @@ def train_segmentation(
     return TrainResult(
         run_dir=out,
         epochs_completed=history[-1]["epoch"] if history else start,
-        best_epoch=best_epoch,
-        best_val_loss=best_loss,
-        best_scores=best_scores,
-        stopped_early=stopped,
+        best_epoch=stopping.best_epoch,
+        best_val_loss=stopping.best_loss,
+        best_scores=stopping.best_scores,
+        stopped_early=stopping.stopped,
         history=history,
     )
