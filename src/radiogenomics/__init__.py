@@ -6,9 +6,10 @@ The top-level namespace re-exports the public components; they are imported lazi
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from radiogenomics._lazy import lazy_getattr
 
 try:
     __version__ = version("radiogenomics")
@@ -51,13 +52,7 @@ if TYPE_CHECKING:
     from radiogenomics.slicing import ResizeSlices, SliceExtractor
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'radiogenomics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, globals(), _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -6,9 +6,9 @@ they are imported on first use, so ``import radiogenomics.data`` stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from radiogenomics._lazy import lazy_getattr
 from radiogenomics.data.frame_store import (
     FRAME_MANIFEST_FIELDS,
     SERIES_FIELDS,
@@ -157,13 +157,11 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _CHUNKS:
-        module = "radiogenomics.data.chunks"
-    elif name in _LAZY:
-        module = "radiogenomics.data.segmentation_dataset"
-    else:
-        raise AttributeError(f"module 'radiogenomics.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(
+    __name__,
+    globals(),
+    {
+        **dict.fromkeys(_CHUNKS, "radiogenomics.data.chunks"),
+        **dict.fromkeys(_LAZY, "radiogenomics.data.segmentation_dataset"),
+    },
+)

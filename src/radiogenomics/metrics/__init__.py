@@ -6,8 +6,9 @@ radiogenomics.metrics`` alone does not.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from radiogenomics._lazy import lazy_getattr
 
 __all__ = [
     "BCEDiceLoss",
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    if name not in __all__:
-        raise AttributeError(f"module 'radiogenomics.metrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module("radiogenomics.metrics.segmentation"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(
+    __name__, globals(), dict.fromkeys(__all__, "radiogenomics.metrics.segmentation")
+)

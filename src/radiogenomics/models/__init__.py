@@ -6,9 +6,9 @@ sequence classifier's module is imported on first use).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from radiogenomics._lazy import lazy_getattr
 from radiogenomics.models.segmentation import (
     CHECKPOINT_FORMAT,
     HUB_WEIGHT_NAMES,
@@ -42,9 +42,6 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'radiogenomics.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module("radiogenomics.models.sequence"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(
+    __name__, globals(), dict.fromkeys(_LAZY, "radiogenomics.models.sequence")
+)

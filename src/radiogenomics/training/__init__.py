@@ -6,9 +6,9 @@ imported on first use, so ``import radiogenomics.training`` stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from radiogenomics._lazy import lazy_getattr
 from radiogenomics.training.split import patient_folds, patient_split, stratified_patient_split
 
 __all__ = [
@@ -70,13 +70,11 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _CLASSIFICATION:
-        module = "radiogenomics.training.classification"
-    elif name in _LAZY:
-        module = "radiogenomics.training.segmentation"
-    else:
-        raise AttributeError(f"module 'radiogenomics.training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(
+    __name__,
+    globals(),
+    {
+        **dict.fromkeys(_CLASSIFICATION, "radiogenomics.training.classification"),
+        **dict.fromkeys(_LAZY, "radiogenomics.training.segmentation"),
+    },
+)
