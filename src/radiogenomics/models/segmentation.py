@@ -399,27 +399,51 @@ def create_segmentation_model(
     return model
 
 
-def _read_metadata(path: Path) -> dict[str, str]:
+def read_checkpoint_metadata(
+    path: Path, *, kind: str, expected_format: str, missing_hint: str, format_hint: str
+) -> dict[str, str]:
+    """The metadata of a radiogenomics ``.safetensors`` checkpoint, checked for its format.
+
+    Only the header is read (no tensors, no code).
+
+    Args:
+        path: The checkpoint file.
+        kind: What the checkpoint should be, for the message ("stage 2 classification").
+        expected_format: The ``format`` metadata value the caller accepts.
+        missing_hint: What to tell the user when the file does not exist.
+        format_hint: What to tell the user when the format is another one.
+
+    Raises:
+        InputNotFoundError: The file does not exist.
+        CorruptFileError: The file is not a readable safetensors file.
+        InvalidInputError: The checkpoint has another format.
+    """
     from safetensors import safe_open
 
     if not path.is_file():
-        raise InputNotFoundError(
-            "checkpoint not found; train with `radiogenomics train-segmentation` first.",
-            path=path,
-        )
+        raise InputNotFoundError(missing_hint, path=path)
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata: dict[str, str] = dict(handle.metadata() or {})
     except Exception as error:  # safetensors raises its own error types
-        raise CorruptFileError(f"cannot read checkpoint ({error}).", path=path) from error
-    if metadata.get("format") != CHECKPOINT_FORMAT:
+        raise CorruptFileError(f"not a readable safetensors file ({error}).", path=path) from error
+    if metadata.get("format") != expected_format:
         raise InvalidInputError(
-            f"not a radiogenomics segmentation checkpoint (format {metadata.get('format')!r}, "
-            f"expected {CHECKPOINT_FORMAT!r}). For plain weights use "
-            "create_segmentation_model(weights=PATH).",
+            f"not a {kind} checkpoint (format {metadata.get('format')!r}, expected "
+            f"{expected_format!r}); {format_hint}",
             path=path,
         )
     return metadata
+
+
+def _read_metadata(path: Path) -> dict[str, str]:
+    return read_checkpoint_metadata(
+        path,
+        kind="radiogenomics segmentation",
+        expected_format=CHECKPOINT_FORMAT,
+        missing_hint="checkpoint not found; train with `radiogenomics train-segmentation` first.",
+        format_hint="For plain weights use create_segmentation_model(weights=PATH).",
+    )
 
 
 def load_segmentation_model(

@@ -311,29 +311,18 @@ class ClassificationRunInfo:
 
 
 def _read_checkpoint_metadata(path: Path) -> dict[str, str]:
-    from safetensors import safe_open
+    from radiogenomics.models.segmentation import read_checkpoint_metadata
 
-    from radiogenomics.errors import CorruptFileError
-
-    if not path.is_file():
-        raise InputNotFoundError(
+    return read_checkpoint_metadata(
+        path,
+        kind="stage 2 classification",
+        expected_format=CLASSIFICATION_CHECKPOINT_FORMAT,
+        missing_hint=(
             "no classification checkpoint here; pass a folder written by "
-            "train-classification (with best.safetensors) or one of its .safetensors files.",
-            path=path,
-        )
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata: dict[str, str] = handle.metadata() or {}
-    except Exception as error:  # safetensors raises its own error types
-        raise CorruptFileError(f"not a readable safetensors file ({error}).", path=path) from error
-    if metadata.get("format") != CLASSIFICATION_CHECKPOINT_FORMAT:
-        raise InvalidInputError(
-            f"not a stage 2 classification checkpoint (format {metadata.get('format')!r}, "
-            f"expected {CLASSIFICATION_CHECKPOINT_FORMAT!r}); a stage 1 model loads with "
-            "load_segmentation_model.",
-            path=path,
-        )
-    return metadata
+            "train-classification (with best.safetensors) or one of its .safetensors files."
+        ),
+        format_hint="a stage 1 model loads with load_segmentation_model.",
+    )
 
 
 def _load_state_into(model: torch.nn.Module, path: Path) -> None:
