@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import TypeVar
 
 from radiogenomics.errors import ConfigurationError
@@ -72,3 +73,23 @@ def short_repr(obj: object, **params: tuple[object, object]) -> str:
         if value != default:
             shown.append(f"{key}={value!r}")
     return f"{type(obj).__name__}({', '.join(shown)})"
+
+
+def check_fields(cls: type, data: Mapping[str, object], *, what: str) -> None:
+    """Refuse keys of ``data`` that are not fields of the dataclass ``cls``.
+
+    Used by ``from_dict`` constructors, so that a stale or mistyped settings file fails
+    with the names it got and the names it may use.
+
+    Args:
+        cls: A dataclass.
+        data: The settings read.
+        what: How the settings are named in the message ("model settings").
+
+    Raises:
+        ConfigurationError: ``data`` holds keys that are not fields of ``cls``.
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigurationError(f"unknown {what} {unknown}; expected some of {sorted(names)}.")

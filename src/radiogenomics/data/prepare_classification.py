@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from radiogenomics._options import check_choice, check_range, short_repr
+from radiogenomics._options import check_choice, check_fields, check_range, short_repr
 from radiogenomics.data._jobs import (
     check_prep_config,
     write_failures,
@@ -204,12 +204,7 @@ class ClassificationPrepConfig:
         Raises:
             ConfigurationError: ``data`` holds keys that are not settings.
         """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigurationError(
-                f"unknown stage 2 preparation settings {unknown}; expected some of {sorted(names)}."
-            )
+        check_fields(cls, data, what="stage 2 preparation settings")
         values = dict(data)
         if "mri_types" in values:
             values["mri_types"] = tuple(values["mri_types"])

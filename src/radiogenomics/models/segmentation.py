@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from radiogenomics._options import check_choice
+from radiogenomics._options import check_choice, check_fields
 from radiogenomics.errors import (
     ConfigurationError,
     CorruptFileError,
@@ -103,12 +103,7 @@ class SegmentationModelConfig:
         Raises:
             ConfigurationError: ``data`` has keys that are not fields.
         """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigurationError(
-                f"unknown model settings {unknown}; expected some of {sorted(names)}."
-            )
+        check_fields(cls, data, what="model settings")
         return cls(**dict(data))
 
     def create(

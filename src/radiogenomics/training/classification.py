@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from radiogenomics._options import check_choice, check_range, short_repr
+from radiogenomics._options import check_choice, check_fields, check_range, short_repr
 from radiogenomics.data.chunks import ChunkDataset, LastChunkPolicy
 from radiogenomics.data.frame_store import FrameStore
 from radiogenomics.data.segmentation_dataset import AugmentConfig
@@ -216,10 +216,7 @@ class ClassificationTrainConfig:
         Raises:
             ConfigurationError: Unknown or invalid settings.
         """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigurationError(f"unknown classification training settings {unknown}.")
+        check_fields(cls, data, what="classification training settings")
         return cls(**dict(data))
 
     def create_model(self, *, with_weights: bool = True) -> SequenceClassifier:

@@ -40,7 +40,7 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import DataLoader
 
-from radiogenomics._options import check_choice, check_range, short_repr
+from radiogenomics._options import check_choice, check_fields, check_range, short_repr
 from radiogenomics.data.segmentation_dataset import SegmentationDataset
 from radiogenomics.data.store import PreparedSlices
 from radiogenomics.errors import (
@@ -186,10 +186,7 @@ class SegmentationTrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SegmentationTrainConfig:
         """Settings from :meth:`to_dict` output."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigurationError(f"unknown training settings {unknown}.")
+        check_fields(cls, data, what="training settings")
         return cls(**dict(data))
 
     def __repr__(self) -> str:
