@@ -9,7 +9,7 @@ DEMO_ARGS ?=
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e ".[test,docs]"
+	$(BIN)/pip install --quiet -e ".[test,docs,plots]"
 	touch $(STAMP)
 
 setup: $(STAMP)
