@@ -135,7 +135,8 @@ def test_presets_command_prints_settings(capsys: pytest.CaptureFixture[str]) -> 
     text = capsys.readouterr().out
     assert '"sampler": "stride"' in text
     assert '"reference": "slice"' in text
-    assert "# released-code: stage 2 preparation" in text
+    assert text.startswith("# released-code: ")
+    assert '"hidden_size": 128' in text
     assert '"count_holes": true' in text
     assert '"area": "largest_contour"' in text
 
