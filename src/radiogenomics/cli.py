@@ -11,6 +11,7 @@ Commands:
 * ``segment``: predict WT/ET masks of a NIfTI volume or DICOM series with a stage 1 model.
 * ``presets``: print a named preset's settings.
 * ``demo``: the foundation demo on a synthetic cohort (and on a real case if given).
+* ``plot``: training curves, ROC curves, slice and frame montages (:mod:`radiogenomics.viz`).
 
 Every command exits 0 on success, 1 when some case failed (the others are still
 done), 2 on a usage or configuration error.
@@ -20,8 +21,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from radiogenomics.errors import ConfigurationError, RadiogenomicsError
 
@@ -33,12 +35,82 @@ __all__ = ["build_parser", "main"]
 
 
 def _add_preset(p: argparse.ArgumentParser) -> None:
+    from radiogenomics.presets import PRESETS
+
     p.add_argument(
         "--preset",
         default="writeup",
-        choices=("writeup", "released-code"),
-        help="settings to start from (default: writeup)",
+        choices=PRESETS,
+        help="settings to start from; the other options change them (default: writeup)",
     )
+
+
+# Command-line option (argparse dest) -> field of a preset section, for the training
+# commands: an option given on the command line replaces the preset's value.
+_SEGMENTATION_TRAIN_OPTIONS = {
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "weight_decay": "weight_decay",
+    "warmup_epochs": "warmup_epochs",
+    "patience": "patience",
+    "plateau_factor": "plateau_factor",
+    "plateau_patience": "plateau_patience",
+    "loss": "loss",
+    "val_fraction": "val_fraction",
+    "folds": "n_folds",
+    "fold": "fold",
+    "seed": "seed",
+    "image_size": "image_size",
+    "augment": "augment",
+    "amp": "amp",
+    "workers": "num_workers",
+    "device": "device",
+}
+_SEGMENTATION_MODEL_OPTIONS = {"architecture": "architecture", "encoder": "encoder"}
+_CLASSIFICATION_TRAIN_OPTIONS = {
+    **{
+        k: v
+        for k, v in _SEGMENTATION_TRAIN_OPTIONS.items()
+        if not k.startswith(("plateau", "fold", "loss"))
+    },
+    "backbone": "backbone",
+    "backbone_weights": "backbone_weights",
+    "hidden_size": "hidden_size",
+    "num_layers": "num_layers",
+    "head": "head",
+    "dropout": "dropout",
+    "sequence_length": "sequence_length",
+    "stride": "stride",
+    "last": "last",
+}
+
+
+def _defaults_from_preset(p: argparse.ArgumentParser, *options: Mapping[str, str]) -> None:
+    """Let the preset give the defaults of ``options``: unset options stay out of the args.
+
+    The help texts keep the reference's values; ``radiogenomics presets NAME`` prints a
+    preset's.
+    """
+    dests = {dest for mapping in options for dest in mapping}
+    for action in p._actions:
+        if action.dest in dests:
+            action.default = argparse.SUPPRESS
+
+
+def _given(args: argparse.Namespace, options: Mapping[str, str]) -> dict[str, Any]:
+    """The preset fields set on the command line, as ``{field: value}``."""
+    values = vars(args)
+    changes: dict[str, Any] = {}
+    for dest, field in options.items():
+        if dest in values:
+            value = values[dest]
+            if dest == "patience" and value == 0:
+                value = None
+            elif isinstance(value, Path):
+                value = str(value)
+            changes[field] = value
+    return changes
 
 
 def _add_area(p: argparse.ArgumentParser) -> None:
@@ -75,7 +147,9 @@ def _add_no_progress(p: argparse.ArgumentParser, *, bars: bool = False) -> None:
 
 
 def _add_epochs(p: argparse.ArgumentParser, *, default: int) -> None:
-    p.add_argument("--epochs", type=int, default=default, help=f"most epochs (default: {default})")
+    p.add_argument(
+        "--epochs", type=int, default=default, help=f"most epochs (reference: {default})"
+    )
 
 
 def _add_optimizer(
@@ -105,13 +179,19 @@ def _add_image_size(p: argparse.ArgumentParser, *, help: str) -> None:
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     """The training commands' last options: augmentation, AMP, loading, seed, device, resume."""
-    p.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    p.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="augment training samples (--no-augment: train without augmentation)",
+    )
     p.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), default="auto")
     _add_workers(p, default=0, help="data loader worker processes")
     p.add_argument("--seed", type=int, default=0)
     _add_device(p, default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     _add_no_progress(p, bars=True)
+    p.add_argument("--plots", action="store_true", help="also draw curves.png (and roc.png)")
 
 
 def _add_prepare_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -242,7 +322,8 @@ def _add_train_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentPar
             "best.safetensors, last.safetensors, last.state.pt, metrics.jsonl and config.json "
             "under --out. Defaults follow the reference (Unet++/DenseNet121, Dice loss, AdamW "
             "1e-4, batch 128, encoder frozen 10 epochs, early stopping after 10). Nothing is "
-            "downloaded: pass pretrained encoder weights as a file with --encoder-weights."
+            "downloaded: pass pretrained encoder weights as a file with --encoder-weights. "
+            "Every setting left out comes from --preset (radiogenomics presets NAME prints them)."
         ),
     )
     p.add_argument("--data", type=Path, required=True, help="prepared folder (manifest.csv)")
@@ -262,36 +343,20 @@ def _add_train_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentPar
     p.add_argument("--fold", type=int, default=0, help="validation fold (with --folds)")
     _add_image_size(p, help="input size, multiple of 32")
     _add_run_flags(p)
+    _add_preset(p)
+    _defaults_from_preset(p, _SEGMENTATION_TRAIN_OPTIONS, _SEGMENTATION_MODEL_OPTIONS)
     p.set_defaults(handler=_run_train_segmentation)
 
 
 def _run_train_segmentation(args: argparse.Namespace) -> int:
-    from radiogenomics.models import SegmentationModelConfig
-    from radiogenomics.training.segmentation import SegmentationTrainConfig, train_segmentation
+    from radiogenomics.presets import get_preset
+    from radiogenomics.training.segmentation import train_segmentation
 
-    config = SegmentationTrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        warmup_epochs=args.warmup_epochs,
-        patience=args.patience or None,
-        plateau_factor=args.plateau_factor,
-        plateau_patience=args.plateau_patience,
-        loss=args.loss,
-        val_fraction=args.val_fraction,
-        n_folds=args.folds,
-        fold=args.fold,
-        seed=args.seed,
-        image_size=args.image_size,
-        augment=not args.no_augment,
-        amp=args.amp,
-        num_workers=args.workers,
-        device=args.device,
+    preset = get_preset(args.preset).replace(
+        segmentation_train=_given(args, _SEGMENTATION_TRAIN_OPTIONS),
+        segmentation_model=_given(args, _SEGMENTATION_MODEL_OPTIONS),
     )
-    model_config = SegmentationModelConfig(
-        architecture=args.architecture, encoder=args.encoder, image_size=args.image_size
-    )
+    config, model_config = preset.segmentation_train, preset.segmentation_model
     result = train_segmentation(
         args.data,
         args.out,
@@ -309,6 +374,8 @@ def _run_train_segmentation(args: argparse.Namespace) -> int:
         f"{stop} after {result.epochs_completed} epochs; best epoch {result.best_epoch}: "
         f"val loss {result.best_val_loss:.4f}; {scores} -> {result.run_dir / 'best.safetensors'}"
     )
+    if args.plots:
+        _write_run_plots([result.run_dir], held_out=False, device=config.device)
     return 0
 
 
@@ -400,7 +467,8 @@ def _add_train_classification(sub: argparse._SubParsersAction[argparse.ArgumentP
             "Defaults follow the reference (ECA-NFNet-L0, hidden 64, 35-frame chunks every "
             "5, batch 4, AdamW 1e-6, backbone frozen 5 epochs, at most 80 epochs, early "
             "stopping after 10). Nothing is downloaded: pass pretrained backbone weights "
-            "as a file with --backbone-weights."
+            "as a file with --backbone-weights. Every setting left out comes from --preset "
+            "(radiogenomics presets NAME prints them)."
         ),
     )
     p.add_argument("--data", type=Path, required=True, help="frame store (series.csv)")
@@ -427,41 +495,21 @@ def _add_train_classification(sub: argparse._SubParsersAction[argparse.ArgumentP
     _add_patience(p)
     _add_val_fraction(p)
     _add_run_flags(p)
+    _add_preset(p)
+    _defaults_from_preset(p, _CLASSIFICATION_TRAIN_OPTIONS)
     p.set_defaults(handler=_run_train_classification)
 
 
 def _run_train_classification(args: argparse.Namespace) -> int:
+    from radiogenomics.presets import get_preset
     from radiogenomics.training.classification import (
-        ClassificationTrainConfig,
         train_classification,
         train_classification_all,
     )
 
-    config = ClassificationTrainConfig(
-        mri_type="FLAIR" if args.mri_type == "all" else args.mri_type,
-        backbone=args.backbone,
-        backbone_weights=None if args.backbone_weights is None else str(args.backbone_weights),
-        hidden_size=args.hidden_size,
-        num_layers=args.num_layers,
-        head=args.head,
-        dropout=args.dropout,
-        sequence_length=args.sequence_length,
-        stride=args.stride,
-        last=args.last,
-        image_size=args.image_size,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        warmup_epochs=args.warmup_epochs,
-        epochs=args.epochs,
-        patience=args.patience or None,
-        val_fraction=args.val_fraction,
-        seed=args.seed,
-        augment=not args.no_augment,
-        amp=args.amp,
-        num_workers=args.workers,
-        device=args.device,
-    )
+    changes = _given(args, _CLASSIFICATION_TRAIN_OPTIONS)
+    changes["mri_type"] = "FLAIR" if args.mri_type == "all" else args.mri_type
+    config = get_preset(args.preset).replace(classification_train=changes).classification_train
     progress = not args.no_progress
     if args.mri_type == "all":
         runs = train_classification_all(
@@ -483,6 +531,8 @@ def _run_train_classification(args: argparse.Namespace) -> int:
             f"{result.best_epoch}: val loss {result.best_val_loss:.4f}; {scores} -> "
             f"{result.run_dir / 'best.safetensors'}"
         )
+    if args.plots:
+        _write_run_plots([r.run_dir for r in results], held_out=True, device=config.device)
     return 0
 
 
@@ -658,19 +708,28 @@ def _run_segment(args: argparse.Namespace) -> int:
 
 
 def _add_presets(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("presets", help="print the settings of a named preset")
-    p.add_argument("name", nargs="?", choices=("writeup", "released-code"), default=None)
+    from radiogenomics.presets import PRESETS
+
+    p = sub.add_parser(
+        "presets",
+        help="print every setting of a named preset (all presets when none is named)",
+        description=(
+            "Print a preset's settings as JSON, one section per step (stage 1 preparation, "
+            "model and training, stage 2 preparation and training, prediction). The output "
+            "is plain data: save it, edit it and load it with Preset.from_dict."
+        ),
+    )
+    p.add_argument("name", nargs="?", choices=PRESETS, default=None)
     p.set_defaults(handler=_run_presets)
 
 
 def _run_presets(args: argparse.Namespace) -> int:
-    from radiogenomics.presets import PRESETS, classification_preset, segmentation_preset
+    from radiogenomics.presets import PRESETS, get_preset
 
     for name in [args.name] if args.name else list(PRESETS):
-        print(f"# {name}: stage 1 preparation")
-        print(segmentation_preset(name).to_json())
-        print(f"# {name}: stage 2 preparation")
-        print(classification_preset(name).to_json())
+        preset = get_preset(name)
+        print(f"# {name}: {preset.description}")
+        print(preset.to_json())
     return 0
 
 
@@ -699,6 +758,178 @@ def _run_demo(args: argparse.Namespace) -> int:
     )
 
 
+def _write_run_plots(run_dirs: Sequence[Path], *, held_out: bool, device: str) -> None:
+    """``--plots``: curves.png in each run folder; stage 2 also roc.png of held-out patients."""
+    from radiogenomics.viz import held_out_predictions, plot_roc, plot_training_curves
+
+    for run in run_dirs:
+        print(f"training curves -> {plot_training_curves(run, run / 'curves.png')}")
+        if not held_out:
+            continue
+        scored = held_out_predictions(run, device=device)
+        if len(set(scored.truth.tolist())) < 2:
+            print(f"no ROC curve for {run}: its held-out patients all have one label")
+            continue
+        title = f"{scored.mri_type}: {len(scored.patients)} held-out patients, epoch {scored.epoch}"
+        print(
+            f"held-out ROC -> {plot_roc(scored.truth, scored.scores, run / 'roc.png', title=title)}"
+        )
+
+
+def _add_plot(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from radiogenomics.records import PLANES
+
+    group = sub.add_parser(
+        "plot",
+        help="pictures: training curves, ROC curves, slice and frame montages",
+        description=(
+            "Draw training curves of a run folder, the ROC curve of labelled predictions, "
+            "or a montage of prepared slices or frames with their WT (green) and ET (red) "
+            'outlines. Curves need matplotlib: pip install "radiogenomics[plots]".'
+        ),
+    )
+    plots = group.add_subparsers(dest="plot", required=True, metavar="PICTURE")
+    p = plots.add_parser(
+        "curves",
+        help="losses and validation scores per epoch of a training run",
+        description="Read RUN_DIR/metrics.jsonl and draw the losses and validation scores "
+        "per epoch, with the best epoch marked.",
+    )
+    p.add_argument("run_dir", type=Path, help="a training run folder (metrics.jsonl)")
+    p.add_argument("--out", type=Path, help="image to write (default: RUN_DIR/curves.png)")
+    p.set_defaults(handler=_run_plot_curves)
+
+    p = plots.add_parser(
+        "roc",
+        help="ROC curve with AUC and bootstrap 95%% interval",
+        description="The ROC curve of a submission's probabilities against labels, or of a "
+        "stage 2 run's held-out validation patients at its best epoch.",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--predictions", type=Path, help="submission CSV (BraTS21ID,MGMT_value)")
+    source.add_argument("--run", type=Path, help="a train-classification run folder (one type)")
+    p.add_argument("--labels", type=Path, help="train_labels.csv (with --predictions)")
+    p.add_argument("--data", type=Path, help="frame store of --run (default: its config.json's)")
+    _add_device(p)
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples; 0: no interval")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--title", help="plot title")
+    p.add_argument("--out", type=Path, help="image to write (default with --run: RUN/roc.png)")
+    p.set_defaults(handler=_run_plot_roc)
+
+    p = plots.add_parser(
+        "montage",
+        help="PNG montage of a prepared case's slices or a frame store series' frames",
+        description="Tile the kept slices of one case of a prepare-segmentation folder, or "
+        "the frames of one series of a prepare-classification store, with WT (green) and "
+        "ET (red) outlines.",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prepared", type=Path, help="prepare-segmentation folder")
+    source.add_argument("--frames", type=Path, help="prepare-classification frame store")
+    p.add_argument("--case", help="case of --prepared (default: the first)")
+    p.add_argument("--modality", help="only this modality (with --prepared)")
+    p.add_argument("--plane", choices=PLANES, help="only this plane (with --prepared)")
+    p.add_argument("--series", help="PATIENT/MRI_TYPE of --frames (default: the first with frames)")
+    p.add_argument(
+        "--limit", type=int, default=64, help="at most this many tiles, evenly spaced; 0: all"
+    )
+    p.add_argument("--columns", type=int, default=8, help="tiles per row")
+    p.add_argument("--size", type=int, help="tile side in pixels (default: native size)")
+    p.add_argument("--out", type=Path, required=True, help="PNG to write")
+    p.set_defaults(handler=_run_plot_montage)
+
+
+def _run_plot_curves(args: argparse.Namespace) -> int:
+    from radiogenomics.viz import plot_training_curves
+
+    out = args.out or args.run_dir / "curves.png"
+    print(f"wrote {plot_training_curves(args.run_dir, out)}")
+    return 0
+
+
+def _run_plot_roc(args: argparse.Namespace) -> int:
+    from radiogenomics.errors import LabelError
+    from radiogenomics.inference.aggregate import roc_auc
+    from radiogenomics.viz import held_out_predictions, plot_roc
+
+    if args.run is not None:
+        scored = held_out_predictions(args.run, data_dir=args.data, device=args.device)
+        truth, scores = scored.truth.tolist(), scored.scores.tolist()
+        title = args.title or (
+            f"{scored.mri_type}: {len(truth)} held-out patients, epoch {scored.epoch}"
+        )
+        out = args.out or args.run / "roc.png"
+    else:
+        from radiogenomics.inference.submission import read_submission
+        from radiogenomics.io.labels import read_labels
+
+        if args.labels is None or args.out is None:
+            raise ConfigurationError("--predictions needs --labels LABELS.csv and --out IMAGE.")
+        predictions = read_submission(args.predictions)
+        labels = read_labels(args.labels)
+        missing = [p for p in predictions if p not in labels]
+        if missing:
+            raise LabelError(
+                f"{len(missing)} of the {len(predictions)} predicted patients have no label "
+                f"(first: {missing[:5]}); pass the labels file that covers them.",
+                path=args.labels,
+            )
+        truth = [labels[p] for p in predictions]
+        scores = list(predictions.values())
+        title, out = args.title, args.out
+    path = plot_roc(truth, scores, out, n_boot=args.n_boot, seed=args.seed, title=title)
+    print(f"wrote {path}: {len(truth)} patients, AUC {roc_auc(truth, scores):.4f}")
+    return 0
+
+
+def _run_plot_montage(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from radiogenomics.viz import evenly_spaced, read_case_slices, save_montage
+
+    limit = args.limit or None
+    options = {"columns": args.columns, "size": args.size}
+    if args.prepared is not None:
+        slices = read_case_slices(
+            args.prepared,
+            case_id=args.case,
+            modality=args.modality,
+            plane=args.plane,
+            limit=limit,
+        )
+        path = save_montage(slices, args.out, **options)
+        print(f"wrote {path}: {len(slices)} slices of {slices[0].patient_id}")
+        return 0
+    from radiogenomics.data.frame_store import FrameStore
+    from radiogenomics.errors import InputNotFoundError
+    from radiogenomics.io.labels import normalize_patient_id
+
+    store = FrameStore(args.frames)
+    if args.series is None:
+        keys = [k for k in store.series_keys() if store.num_frames(k) > 0]
+        if not keys:
+            raise InputNotFoundError("the frame store holds no kept frame.", path=args.frames)
+        key = keys[0]
+    else:
+        patient, _, mri_type = args.series.partition("/")
+        if not mri_type:
+            raise ConfigurationError(
+                f"--series {args.series!r} must be PATIENT/MRI_TYPE, e.g. 00006/FLAIR."
+            )
+        key = (normalize_patient_id(patient), mri_type)
+    frames = store.frames(key)
+    if not len(frames):
+        raise InputNotFoundError(
+            f"series {key[1]} kept no frame.", path=store.frame_path(key), patient_id=key[0]
+        )
+    chosen = evenly_spaced(len(frames), limit)
+    labels = [f"#{i}" for i in chosen]
+    path = save_montage(np.asarray(frames[chosen]), args.out, labels=labels, **options)
+    print(f"wrote {path}: {len(chosen)} of {len(frames)} frames of {key[0]}/{key[1]}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``radiogenomics`` command."""
     from radiogenomics import __version__
@@ -718,6 +949,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_segment(sub)
     _add_presets(sub)
     _add_demo(sub)
+    _add_plot(sub)
     return parser
 
 
@@ -726,6 +958,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "plots", False):  # fail before training, not after
+            from radiogenomics.viz._figure import require_matplotlib
+
+            require_matplotlib(f"{args.command} --plots")
         status: int = args.handler(args)
     except RadiogenomicsError as error:
         print(f"radiogenomics {args.command}: error: {error}", file=sys.stderr)
