@@ -20,6 +20,7 @@ __all__ = [
     "MissingDecoderError",
     "RadiogenomicsError",
     "StepError",
+    "StorageError",
 ]
 
 
@@ -103,3 +104,38 @@ class StepError(RadiogenomicsError, RuntimeError):
     unchanged (with a note naming the step); any other exception is wrapped in this
     class, which names the step and the record, and keeps the original as ``__cause__``.
     """
+
+
+class StorageError(RadiogenomicsError, OSError):
+    """Output could not be written (disk full, quota reached, folder not writable).
+
+    Batch commands stop at the first one (every further case would fail too); the cases
+    finished before it are kept, and rerunning the same command resumes. The original
+    ``OSError`` is kept as ``__cause__`` and its number as ``errno``.
+
+    Args:
+        message: What could not be written, why, and what to do.
+        path: The file or folder being written.
+        patient_id: The patient (case) being written, when known.
+        errno: The ``OSError`` number (``errno.ENOSPC`` for a full disk), when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        patient_id: str | None = None,
+        errno: int | None = None,
+    ) -> None:
+        super().__init__(message, path=path, patient_id=patient_id)
+        self.errno = errno
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_storage, (self.message, self.path, self.patient_id, self.errno))
+
+
+def _rebuild_storage(
+    message: str, path: Path | None, patient_id: str | None, errno: int | None
+) -> StorageError:
+    return StorageError(message, path=path, patient_id=patient_id, errno=errno)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import math
 import shutil
@@ -19,7 +20,7 @@ from radiogenomics.data import (
     prepare_segmentation,
     read_manifest,
 )
-from radiogenomics.errors import ConfigurationError
+from radiogenomics.errors import ConfigurationError, StorageError
 from radiogenomics.io import find_brats_cases
 from radiogenomics.presets import segmentation_preset
 
@@ -167,26 +168,136 @@ def test_a_bad_case_fails_alone_and_nothing_half_written_remains(
     assert not (out / "failures.csv").exists()
 
 
-def test_a_crash_while_writing_leaves_no_case_folder(
-    synthetic_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _full_disk_after(
+    monkeypatch: pytest.MonkeyPatch, saves: int, *, csv_too: bool = False
+) -> dict[str, int]:
+    """Make ``numpy.save`` raise ENOSPC from its ``saves + 1``-th call on (a full disk)."""
     import radiogenomics.data.store as store
 
     calls = {"n": 0}
     real_save = np.save
 
-    def failing_save(path: object, array: object) -> None:
+    def save(path: object, array: object, *args: object, **kwargs: object) -> None:
         calls["n"] += 1
-        if calls["n"] == 3:
-            raise OSError(28, "No space left on device")
-        real_save(path, array)  # type: ignore[call-overload]
+        if calls["n"] > saves:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_save(path, array, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store.np, "save", failing_save)
+    def write_csv(path: Path, rows: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(store.np, "save", save)
+    if csv_too:
+        monkeypatch.setattr(store, "_write_csv", write_csv)
+    return calls
+
+
+@pytest.mark.parametrize("csv_too", [False, True], ids=["disk-full", "still-full-at-manifest"])
+def test_a_full_disk_stops_the_batch_keeps_finished_cases_and_resumes(
+    prepared: Path,
+    synthetic_cohort: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    csv_too: bool,
+) -> None:
     out = tmp_path / "out"
-    with pytest.raises(OSError, match="No space left"):
-        prepare_segmentation(find_brats_cases(synthetic_cohort)[:1], out, config=SMALL)
+    cases = find_brats_cases(synthetic_cohort)
+    # Each case saves 6 arrays (image and mask of 3 planes): the disk fills up on case 3.
+    calls = _full_disk_after(monkeypatch, 12)
+    if csv_too:
+        # Cases 1 and 2 are written first; then the disk is full for CSV files too.
+        prepare_segmentation(cases[:2], out, config=SMALL)
+        calls["n"] = 0
+        _full_disk_after(monkeypatch, 0, csv_too=True)
+    with pytest.raises(StorageError) as info:
+        prepare_segmentation(cases, out, config=SMALL)
+    error = info.value
+    assert isinstance(error, OSError)
+    assert error.errno == errno.ENOSPC
+    message = str(error)
+    assert "no space left on device" in message
+    assert "BraTS2021_00003" in message
+    assert "rerun the same command" in message
+    assert "Traceback" not in message
+    # The batch stopped at case 3: case 4 was never attempted, nothing half-written remains.
+    reference = _digest(prepared)
+    got = _digest(out)
+    assert not any(k.startswith(".") or "/." in k for k in got), sorted(got)
+    assert not (out / "BraTS2021_00003").exists()
+    assert not (out / "BraTS2021_00004").exists()
+    for case in ("BraTS2021_00001", "BraTS2021_00002"):
+        finished = {k: v for k, v in reference.items() if k.startswith(case)}
+        assert {k: v for k, v in got.items() if k.startswith(case)} == finished
+    if csv_too:
+        # The manifest could not be rewritten: the previous (complete) one is kept.
+        rows = read_manifest(out / "manifest.csv")
+        assert {r["patient_id"] for r in rows} == {"BraTS2021_00001", "BraTS2021_00002"}
+    else:
+        rows = read_manifest(out / "manifest.csv")
+        assert rows == [
+            r
+            for r in read_manifest(prepared / "manifest.csv")
+            if r["patient_id"] in {"BraTS2021_00001", "BraTS2021_00002"}
+        ]
+        with (out / "failures.csv").open() as handle:
+            failures = list(csv.DictReader(handle))
+        assert [f["case_id"] for f in failures] == ["BraTS2021_00003"]
+        assert "no space left" in failures[0]["error"]
+    # Space freed: the same call finishes the job with the uninterrupted output.
+    monkeypatch.undo()
+    report = prepare_segmentation(cases, out, config=SMALL)
+    assert report.ok
+    assert [o.status for o in report.outcomes] == ["skipped", "skipped", "written", "written"]
+    assert _digest(out) == reference
+
+
+def test_a_full_disk_stops_parallel_workers_too(
+    synthetic_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+
+    import radiogenomics.data.store as store
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the workers inherit the patched numpy.save only when forked")
+    real_save = np.save
+
+    def save(path: object, array: object, *args: object, **kwargs: object) -> None:
+        if "BraTS2021_00001" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_save(path, array, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.np, "save", save)
+    out = tmp_path / "out"
+    with pytest.raises(StorageError, match="BraTS2021_00001"):
+        prepare_segmentation(find_brats_cases(synthetic_cohort), out, config=SMALL, workers=2)
     assert not (out / "BraTS2021_00001").exists()
     assert not any((out / ".partial").iterdir())
+    # Cases that a worker had already started may have finished; they are complete.
+    finished = {r["patient_id"] for r in read_manifest(out / "manifest.csv")}
+    assert finished <= {"BraTS2021_00002", "BraTS2021_00003", "BraTS2021_00004"}
+    assert finished == {p.name for p in out.iterdir() if (p / "slices.csv").is_file()}
+
+
+def test_the_cli_reports_a_full_disk_and_exits_1(
+    synthetic_cohort: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from radiogenomics.cli import main
+
+    _full_disk_after(monkeypatch, 6)
+    out = tmp_path / "out"
+    argv = ["prepare-segmentation", "--task1-dir", str(synthetic_cohort), "--out", str(out),
+            "--size", "32", "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "error: [patient BraTS2021_00002" in err
+    assert "no space left on device" in err
+    assert "Traceback" not in err
+    monkeypatch.undo()
+    assert main(argv) == 0
 
 
 def test_leakage_guard_removes_task2_patients(synthetic_cohort: Path, tmp_path: Path) -> None:

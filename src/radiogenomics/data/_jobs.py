@@ -1,23 +1,40 @@
 """Bookkeeping shared by the preparation jobs of both stages.
 
 Starting an output folder (``--overwrite``, the ``prepare-config.json`` that a rerun
-must match) and writing CSV files atomically, ``failures.csv`` included.
+must match, removing what a killed run left half-written) and writing CSV files
+atomically, ``failures.csv`` included.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import os
 import shutil
-import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future, as_completed
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from radiogenomics.errors import ConfigurationError
+from radiogenomics._atomic import BATCH_ADVICE, atomic_target, atomic_text, storage_errors
+from radiogenomics.errors import (
+    ConfigurationError,
+    CorruptFileError,
+    RadiogenomicsError,
+    StorageError,
+)
 
-__all__ = ["check_prep_config", "write_failures", "write_rows", "write_rows_atomic"]
+__all__ = [
+    "PARTIAL_DIR",
+    "check_prep_config",
+    "remove_leftovers",
+    "run_jobs",
+    "write_failures",
+    "write_rows",
+    "write_rows_atomic",
+]
+
+PARTIAL_DIR = ".partial"
+"""Folder of an output folder where cases are written before being renamed into place."""
 
 
 class _PrepConfig(Protocol):
@@ -51,11 +68,22 @@ def check_prep_config(
         ConfigurationError: ``out`` was prepared with other settings.
     """
     path = out / "prepare-config.json"
-    if overwrite and out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with storage_errors(out, what="the output folder", advice=BATCH_ADVICE):
+        if overwrite and out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
     if path.is_file():
-        previous = load(path)
+        try:
+            previous = load(path)
+        except RadiogenomicsError:
+            raise
+        except Exception as error:  # JSON, wrong types: a damaged or foreign file
+            raise CorruptFileError(
+                f"cannot read the settings of this folder ({type(error).__name__}: {error}); "
+                "was it written by radiogenomics? Use another --out, or --overwrite to start "
+                "again.",
+                path=path,
+            ) from error
         if previous != config:
             changed = [
                 f"{f.name}: {getattr(previous, f.name)!r} -> {getattr(config, f.name)!r}"
@@ -68,7 +96,22 @@ def check_prep_config(
                 path=out,
             )
     else:
-        path.write_text(config.to_json() + "\n", encoding="utf-8")
+        atomic_text(path, config.to_json() + "\n")
+
+
+def remove_leftovers(out: Path) -> None:
+    """Remove what a killed run left half-written in ``out``.
+
+    That is ``out/.partial/`` (cases being written) and the temporary files of atomic
+    writes (``out/.<name>.<random>.tmp``). Finished files are never touched.
+
+    Args:
+        out: The output folder.
+    """
+    shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
+    for leftover in out.glob(".*.tmp"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
 
 
 def write_rows(path: Path, fields: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:
@@ -80,13 +123,13 @@ def write_rows(path: Path, fields: Sequence[str], rows: Sequence[Mapping[str, st
 
 
 def write_rows_atomic(path: Path, fields: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:
-    """:func:`write_rows` to a temporary name, then rename it to ``path`` (atomic)."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write_rows(tmp, fields, rows)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """:func:`write_rows` to a temporary name, then rename it to ``path`` (atomic).
+
+    Raises:
+        StorageError: The file cannot be written (a full disk).
+    """
+    with atomic_target(path, suffix=".tmp") as temporary:
+        write_rows(temporary, fields, rows)
 
 
 def write_failures(out: Path, fields: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:
@@ -102,3 +145,52 @@ def write_failures(out: Path, fields: Sequence[str], rows: Sequence[Mapping[str,
         write_rows_atomic(path, fields, rows)
     elif path.exists():
         path.unlink()
+
+
+_K = TypeVar("_K")
+_R = TypeVar("_R")
+
+
+def run_jobs(
+    keys: Sequence[_K],
+    run: Callable[[_K], _R],
+    *,
+    record: Callable[[_R], None],
+    failed: Callable[[_K, StorageError], _R],
+    pool: Executor | None = None,
+) -> StorageError | None:
+    """Run one job per key, in order or on a pool, stopping at the first full disk.
+
+    A :class:`~radiogenomics.errors.StorageError` (a full disk, a folder that cannot be
+    written) stops the batch: every further job would fail too. The job that raised it
+    is recorded as ``failed(key, error)``, the jobs not started are cancelled (those
+    already running on ``pool`` finish), and the error is returned for the caller to
+    raise once its summary files are written. Any other exception propagates.
+
+    Args:
+        keys: The jobs (cases, patients).
+        run: Runs one job (in this process, or on ``pool``: then it must pickle).
+        record: Called with each outcome as it completes.
+        failed: The outcome of a job stopped by a full disk.
+        pool: Run the jobs on this executor; ``None``: one after the other, here.
+
+    Returns:
+        The error that stopped the batch, or ``None`` when every job ran.
+    """
+    if pool is None:
+        for key in keys:
+            try:
+                record(run(key))
+            except StorageError as error:
+                record(failed(key, error))
+                return error
+        return None
+    futures: dict[Future[_R], _K] = {pool.submit(run, key): key for key in keys}
+    for future in as_completed(futures):
+        try:
+            record(future.result())
+        except StorageError as error:
+            record(failed(futures[future], error))
+            pool.shutdown(wait=True, cancel_futures=True)
+            return error
+    return None

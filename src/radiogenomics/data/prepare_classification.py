@@ -35,13 +35,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -49,21 +50,27 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from radiogenomics._atomic import BATCH_ADVICE, atomic_text, storage_errors
 from radiogenomics._options import check_choice, check_fields, check_range, short_repr
 from radiogenomics.data._jobs import (
+    PARTIAL_DIR,
     check_prep_config,
+    remove_leftovers,
+    run_jobs,
     write_failures,
     write_rows,
     write_rows_atomic,
 )
 from radiogenomics.data.frame_store import FRAME_MANIFEST_FIELDS, SERIES_FIELDS
-from radiogenomics.data.store import PARTIAL_DIR
+from radiogenomics.data.store import check_folder_name, commit_folder
 from radiogenomics.errors import (
     ConfigurationError,
+    CorruptFileError,
     GeometryError,
     InputNotFoundError,
     InvalidInputError,
     RadiogenomicsError,
+    StorageError,
 )
 from radiogenomics.filters import BlankSliceFilter, ContourCountFilter, TumorAreaFilter
 from radiogenomics.filters.blank import nonzero_fraction
@@ -638,60 +645,52 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _check_patient_id(patient_id: str, out: Path) -> None:
-    if (
-        not patient_id
-        or patient_id in {".", ".."}
-        or Path(patient_id).name != patient_id
-        or patient_id.startswith(".")
-    ):
-        raise InvalidInputError(
-            f"patient identifier {patient_id!r} is not a plain folder name; refusing to "
-            "write outside the output folder.",
-            path=out,
-        )
-
-
 def _write_patient(
     out: Path,
     patient_id: str,
     frames: Mapping[str, tuple[npt.NDArray[np.uint8], list[SliceRecord]]],
     series: Sequence[SeriesOutcome],
 ) -> None:
-    """Write one patient's folder atomically (replacing an older one)."""
-    _check_patient_id(patient_id, out)
+    """Write one patient's folder atomically (replacing an older one).
+
+    Raises:
+        InvalidInputError: ``patient_id`` is not a plain folder name.
+        StorageError: The folder cannot be written (a full disk); nothing of it is left.
+    """
+    check_folder_name(patient_id, out, what="patient identifier")
     partial = out / PARTIAL_DIR / f"{patient_id}-{uuid.uuid4().hex[:8]}"
-    partial.mkdir(parents=True)
     try:
-        rows: list[dict[str, str]] = []
-        for mri_type in MRI_TYPES:
-            if mri_type not in frames or not len(frames[mri_type][0]):
-                continue
-            array, records = frames[mri_type]
-            name = f"{mri_type}.npy"
-            np.save(partial / name, np.ascontiguousarray(array, dtype=np.uint8))
-            for row, record in enumerate(records):
-                rows.append(
-                    {
-                        "patient_id": patient_id,
-                        "mri_type": mri_type,
-                        "position": _format_float(record.position),
-                        "tumor_ratio": _format_float(record.tumor_ratio),
-                        "n_contours": "" if record.n_contours is None else str(record.n_contours),
-                        "frame_file": f"{patient_id}/{name}",
-                        "row": str(row),
-                    }
-                )
-        write_rows(partial / "frames.csv", FRAME_MANIFEST_FIELDS, rows)
-        write_rows(partial / _DONE_FILE, SERIES_FIELDS, [s.row() for s in series])
-        target = out / patient_id
-        old: Path | None = None
-        if target.exists():
-            old = out / PARTIAL_DIR / f"{patient_id}-old-{uuid.uuid4().hex[:8]}"
-            os.replace(target, old)
-        os.replace(partial, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        with storage_errors(
+            out / patient_id,
+            what=f"patient {patient_id}",
+            patient_id=patient_id,
+            advice=BATCH_ADVICE.replace("cases", "patients"),
+        ):
+            partial.mkdir(parents=True)
+            rows: list[dict[str, str]] = []
+            for mri_type in MRI_TYPES:
+                if mri_type not in frames or not len(frames[mri_type][0]):
+                    continue
+                array, records = frames[mri_type]
+                name = f"{mri_type}.npy"
+                np.save(partial / name, np.ascontiguousarray(array, dtype=np.uint8))
+                for row, record in enumerate(records):
+                    rows.append(
+                        {
+                            "patient_id": patient_id,
+                            "mri_type": mri_type,
+                            "position": _format_float(record.position),
+                            "tumor_ratio": _format_float(record.tumor_ratio),
+                            "n_contours": ""
+                            if record.n_contours is None
+                            else str(record.n_contours),
+                            "frame_file": f"{patient_id}/{name}",
+                            "row": str(row),
+                        }
+                    )
+            write_rows(partial / "frames.csv", FRAME_MANIFEST_FIELDS, rows)
+            write_rows(partial / _DONE_FILE, SERIES_FIELDS, [s.row() for s in series])
+            commit_folder(partial, out, patient_id)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -769,7 +768,8 @@ def prepare_patient(
     """Prepare one patient: every requested MRI type, written atomically.
 
     Library errors of a series (unreadable files, geometry) make that series
-    ``"failed"``; the patient's other series are still written. Anything else
+    ``"failed"``; the patient's other series are still written. An identifier that is
+    not a plain folder name fails every series and writes nothing. Anything else
     propagates.
 
     Args:
@@ -783,8 +783,14 @@ def prepare_patient(
 
     Returns:
         The outcome.
+
+    Raises:
+        StorageError: The patient cannot be written (a full disk); nothing of it is left.
     """
     out = Path(out)
+    refused = _refuse_patient_id(patient_id, out, config)
+    if refused is not None:
+        return refused
     done = _finished(out, patient_id)
     if done is not None:
         return PatientOutcome(patient_id, "skipped", tuple(done))
@@ -834,10 +840,30 @@ def prepare_patient(
     return PatientOutcome(patient_id, "failed" if failed else "written", tuple(outcomes))
 
 
+def _refuse_patient_id(
+    patient_id: str, out: Path, config: ClassificationPrepConfig
+) -> PatientOutcome | None:
+    """A failed outcome when ``patient_id`` cannot name a folder of ``out``, else None."""
+    try:
+        check_folder_name(patient_id, out, what="patient identifier")
+    except InvalidInputError as error:
+        failed = tuple(
+            SeriesOutcome(patient_id, t, "failed", error=str(error))
+            for t in MRI_TYPES
+            if t in config.mri_types
+        )
+        return PatientOutcome(patient_id, "failed", failed)
+    return None
+
+
 def _prepare_in_worker(
-    patient_id: str, series: Mapping[str, Path | None], out: Path, config: ClassificationPrepConfig
+    patient_id: str,
+    *,
+    listing: Mapping[str, Mapping[str, Path | None]],
+    out: Path,
+    config: ClassificationPrepConfig,
 ) -> PatientOutcome:
-    return prepare_patient(patient_id, series, out, config)
+    return prepare_patient(patient_id, listing[patient_id], out, config)
 
 
 # -- the batch ---------------------------------------------------------------------------
@@ -868,7 +894,16 @@ def _check_store(
     check_prep_config(out, config, ClassificationPrepConfig.load, overwrite=overwrite)
     model_path = out / "segmentation-model.json"
     if model_path.is_file():
-        previous_model = json.loads(model_path.read_text(encoding="utf-8"))
+        try:
+            previous_model = json.loads(model_path.read_text(encoding="utf-8"))
+            if not isinstance(previous_model, dict):
+                raise TypeError(f"expected a JSON object, got {type(previous_model).__name__}")
+        except (ValueError, TypeError, UnicodeDecodeError) as error:
+            raise CorruptFileError(
+                f"cannot read which stage 1 model prepared this folder ({error}); use "
+                "another --out, or --overwrite to start again.",
+                path=model_path,
+            ) from error
         if previous_model.get("sha256") != model_info["sha256"]:
             raise ConfigurationError(
                 f"this folder was prepared with another stage 1 model "
@@ -877,8 +912,8 @@ def _check_store(
                 path=out,
             )
     else:
-        model_path.write_text(json.dumps(model_info, indent=2) + "\n", encoding="utf-8")
-    shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
+        atomic_text(model_path, json.dumps(model_info, indent=2) + "\n")
+    remove_leftovers(out)
 
 
 def _write_summary_files(
@@ -891,6 +926,9 @@ def _write_summary_files(
     series_rows: list[dict[str, str]] = []
     label_rows: list[dict[str, str]] = []
     for patient_id in patients:
+        if not _valid_id(patient_id, out):  # never read outside ``out``
+            series_rows.extend(s.row() for s in outcomes[patient_id].series)
+            continue
         frames_csv = out / patient_id / "frames.csv"
         if frames_csv.is_file():
             frame_rows.extend(_read_rows(frames_csv))
@@ -917,6 +955,14 @@ def _write_summary_files(
     write_failures(out, ("patient_id", "mri_type", "error"), failures)
 
 
+def _valid_id(patient_id: str, out: Path) -> bool:
+    try:
+        check_folder_name(patient_id, out, what="patient identifier")
+    except RadiogenomicsError:
+        return False
+    return True
+
+
 def _label_key(patient_id: str) -> str | None:
     try:
         return normalize_patient_id(patient_id)
@@ -941,8 +987,11 @@ def prepare_classification(
     """Prepare the stage 2 frame store of a Task 2 folder (see the module docs).
 
     Resumable: patients already written (with no failed series) are skipped, so a rerun
-    after an interruption finishes the work; patients with a failed series are redone.
-    A failing series is reported and the batch goes on.
+    after an interruption (even a killed process) finishes the work and ends with exactly
+    the files of an uninterrupted run; patients with a failed series are redone. A
+    failing series is reported (``failures.csv``) and the batch goes on; a full disk
+    stops the batch (every further patient would fail too), keeping the patients already
+    written.
 
     Args:
         task2_dir: A Task 2 split folder (``train/``) or one patient folder.
@@ -967,6 +1016,8 @@ def prepare_classification(
             model, or an option is invalid.
         InputNotFoundError: ``task2_dir``, ``labels`` or the checkpoint does not exist.
         LabelError: ``labels`` is malformed.
+        StorageError: The store cannot be written (a full disk); the patients finished
+            before are kept, and a rerun resumes.
     """
     from tqdm.auto import tqdm
 
@@ -990,8 +1041,11 @@ def prepare_classification(
     patients = list(listing)
     outcomes: dict[str, PatientOutcome] = {}
     for patient_id in patients:
-        done = _finished(out, patient_id)
-        if done is not None:
+        refused = _refuse_patient_id(patient_id, out, config)
+        done = _finished(out, patient_id) if refused is None else None
+        if refused is not None:
+            outcomes[patient_id] = refused
+        elif done is not None:
             outcomes[patient_id] = PatientOutcome(patient_id, "skipped", tuple(done))
     todo = [p for p in patients if p not in outcomes]
     bar = tqdm(
@@ -1008,11 +1062,24 @@ def prepare_classification(
         if on_outcome is not None:
             on_outcome(outcome)
 
+    def failed(patient_id: str, error: StorageError) -> PatientOutcome:
+        series = tuple(
+            SeriesOutcome(patient_id, t, "failed", error=str(error))
+            for t in MRI_TYPES
+            if t in config.mri_types
+        )
+        return PatientOutcome(patient_id, "failed", series)
+
+    stopped: StorageError | None = None
     try:
         if todo and (workers == 1 or len(todo) == 1):
             predictor = _load_predictor(run, config=config, device=device, batch_size=batch_size)
-            for patient_id in todo:
-                record(prepare_patient(patient_id, listing[patient_id], out, config, predictor))
+            stopped = run_jobs(
+                todo,
+                lambda p: prepare_patient(p, listing[p], out, config, predictor),
+                record=record,
+                failed=failed,
+            )
         elif todo:
             import multiprocessing
 
@@ -1023,13 +1090,22 @@ def prepare_classification(
                 initializer=_init_worker,
                 initargs=(run, config, device, batch_size, threads),
             ) as pool:
-                futures = {
-                    pool.submit(_prepare_in_worker, p, listing[p], out, config): p for p in todo
-                }
-                for future in as_completed(futures):
-                    record(future.result())
+                stopped = run_jobs(
+                    todo,
+                    functools.partial(_prepare_in_worker, listing=listing, out=out, config=config),
+                    record=record,
+                    failed=failed,
+                    pool=pool,
+                )
     finally:
         bar.close()
-        _write_summary_files(out, patients, outcomes, label_map)
         report.outcomes = [outcomes[p] for p in patients if p in outcomes]
+        try:
+            _write_summary_files(out, patients, outcomes, label_map)
+        except StorageError:
+            if stopped is None:
+                raise
+            # The disk is still full: the old summary files stay; the rerun rebuilds them.
+    if stopped is not None:
+        raise stopped
     return report

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-import shutil
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from radiogenomics._options import check_choice
-from radiogenomics.data._jobs import check_prep_config, write_failures
-from radiogenomics.data.store import PARTIAL_DIR, write_case, write_manifest
-from radiogenomics.errors import ConfigurationError, RadiogenomicsError
+from radiogenomics.data._jobs import (
+    check_prep_config,
+    remove_leftovers,
+    run_jobs,
+    write_failures,
+    write_rows_atomic,
+)
+from radiogenomics.data.store import check_folder_name, write_case, write_manifest
+from radiogenomics.errors import ConfigurationError, RadiogenomicsError, StorageError
 from radiogenomics.filters import BlankSliceFilter, ContourCountFilter, TumorAreaFilter
 from radiogenomics.filters.tumor_area import AreaMeasure, AreaReference
 from radiogenomics.io.labels import exclude_task2_overlap
@@ -196,13 +202,29 @@ class PrepareReport:
         return "\n".join(lines)
 
 
+def _valid_id(case_id: str, out: Path) -> bool:
+    try:
+        check_folder_name(case_id, out)
+    except RadiogenomicsError:
+        return False
+    return True
+
+
 def prepare_case(case: BratsCase, out: str | Path, config: SegmentationPrepConfig) -> CaseOutcome:
     """Prepare one case: load, slice, sample, filter, resize and write it atomically.
 
-    Library errors (bad files, geometry, labels) give a ``"failed"`` outcome naming the
-    reason; anything else propagates.
+    Library errors of the case (bad files, geometry, labels, an identifier that is not a
+    plain folder name) give a ``"failed"`` outcome naming the reason; anything else
+    propagates.
+
+    Raises:
+        StorageError: The case cannot be written (a full disk); nothing of it is left.
     """
     out = Path(out)
+    try:
+        check_folder_name(case.case_id, out)
+    except RadiogenomicsError as error:
+        return CaseOutcome(case.case_id, "failed", error=str(error))
     if (out / case.case_id / "slices.csv").is_file():
         return CaseOutcome(case.case_id, "skipped")
     try:
@@ -212,6 +234,8 @@ def prepare_case(case: BratsCase, out: str | Path, config: SegmentationPrepConfi
         )
         records = [r for volume in volumes for r in pipeline(volume)]
         rows = write_case(records, out, case.case_id)
+    except StorageError:
+        raise
     except RadiogenomicsError as error:
         return CaseOutcome(case.case_id, "failed", error=str(error))
     return CaseOutcome(case.case_id, "written", n_slices=len(rows))
@@ -223,7 +247,23 @@ def _load_config(path: Path) -> SegmentationPrepConfig:
 
 def _check_config(out: Path, config: SegmentationPrepConfig, overwrite: bool) -> None:
     check_prep_config(out, config, _load_config, overwrite=overwrite)
-    shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
+    remove_leftovers(out)
+
+
+def _write_summary(out: Path, kept: Sequence[BratsCase], report: PrepareReport) -> None:
+    report.outcomes.sort(key=lambda o: o.case_id)
+    done = sorted(
+        c.case_id
+        for c in kept
+        if _valid_id(c.case_id, out) and (out / c.case_id / "slices.csv").is_file()
+    )
+    write_manifest(out, done)
+    failures = [
+        {"case_id": o.case_id, "error": o.error or ""}
+        for o in report.outcomes
+        if o.status == "failed"
+    ]
+    write_failures(out, ("case_id", "error"), failures)
 
 
 def prepare_segmentation(
@@ -239,9 +279,11 @@ def prepare_segmentation(
 ) -> PrepareReport:
     """Prepare stage 1 training slices from BraTS cases.
 
-    Resumable: cases already written are skipped, so a rerun after an interruption
-    finishes the work without redoing or duplicating finished cases. A failing case is
-    reported and the others go on.
+    Resumable: cases already written are skipped, so a rerun after an interruption (even
+    a killed process) finishes the work without redoing or duplicating finished cases,
+    and ends with exactly the files of an uninterrupted run. A failing case is reported
+    (``failures.csv``) and the others go on; a full disk stops the batch (every further
+    case would fail too), keeping the cases already written.
 
     Args:
         cases: The cases (see :func:`~radiogenomics.io.find_brats_cases`).
@@ -259,6 +301,8 @@ def prepare_segmentation(
 
     Raises:
         ConfigurationError: ``out`` was prepared with other settings.
+        StorageError: The output cannot be written (a full disk); the cases finished
+            before are kept and listed in the manifest, and a rerun resumes.
     """
     from tqdm.auto import tqdm
 
@@ -272,10 +316,13 @@ def prepare_segmentation(
     if exclude_ids is not None:
         kept, removed = exclude_task2_overlap(kept, exclude_ids)
         report.excluded = [c.case_id for c in removed]
-        (out / "excluded.csv").write_text(
-            "case_id,reason\n"
-            + "".join(f"{c},also a Task 2 patient (leakage guard)\n" for c in report.excluded),
-            encoding="utf-8",
+        write_rows_atomic(
+            out / "excluded.csv",
+            ("case_id", "reason"),
+            [
+                {"case_id": c, "reason": "also a Task 2 patient (leakage guard)"}
+                for c in report.excluded
+            ],
         )
     bar = tqdm(total=len(kept), desc="prepare-segmentation", unit="case", disable=not progress)
 
@@ -285,24 +332,25 @@ def prepare_segmentation(
         if on_outcome is not None:
             on_outcome(outcome)
 
+    def failed(case: BratsCase, error: StorageError) -> CaseOutcome:
+        return CaseOutcome(case.case_id, "failed", error=str(error))
+
+    run = functools.partial(prepare_case, out=out, config=config)
+    stopped: StorageError | None = None
     try:
         if workers == 1 or len(kept) <= 1:
-            for case in kept:
-                record(prepare_case(case, out, config))
+            stopped = run_jobs(kept, run, record=record, failed=failed)
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(prepare_case, case, out, config): case for case in kept}
-                for future in as_completed(futures):
-                    record(future.result())
+                stopped = run_jobs(kept, run, record=record, failed=failed, pool=pool)
     finally:
         bar.close()
-        report.outcomes.sort(key=lambda o: o.case_id)
-        done = sorted(c.case_id for c in kept if (out / c.case_id / "slices.csv").is_file())
-        write_manifest(out, done)
-        failures = [
-            {"case_id": o.case_id, "error": o.error or ""}
-            for o in report.outcomes
-            if o.status == "failed"
-        ]
-        write_failures(out, ("case_id", "error"), failures)
+        try:
+            _write_summary(out, kept, report)
+        except StorageError:
+            if stopped is None:
+                raise
+            # The disk is still full: the old manifest stays; the rerun rebuilds it.
+    if stopped is not None:
+        raise stopped
     return report

@@ -14,7 +14,9 @@ Layout of a prepared folder::
 Why ``.npy``: lossless (unlike JPEG, which the reference used), no decode cost, and
 memory-mappable, so a training loader reads one slice without reading the file.
 A case folder appears only complete: it is written under ``OUT/.partial/`` and renamed
-into place (an atomic rename on one filesystem).
+into place (an atomic rename on one filesystem); CSV files are written to a temporary
+name and renamed too. A run killed at any point leaves finished cases intact and
+nothing else that a rerun would read (it removes ``.partial/`` and the temporary files).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from radiogenomics.errors import InputNotFoundError, InvalidInputError
+from radiogenomics._atomic import BATCH_ADVICE, atomic_target, storage_errors
+from radiogenomics.data._jobs import PARTIAL_DIR
+from radiogenomics.errors import CorruptFileError, InputNotFoundError, InvalidInputError
 from radiogenomics.records import PLANES, SliceRecord
 
 __all__ = [
@@ -56,7 +60,69 @@ MANIFEST_FIELDS: tuple[str, ...] = (
 )
 """Columns of ``manifest.csv`` and of each case's ``slices.csv``."""
 
-PARTIAL_DIR = ".partial"
+_RESERVED = frozenset(
+    {
+        "manifest.csv",
+        "failures.csv",
+        "excluded.csv",
+        "prepare-config.json",
+        "series.csv",
+        "labels.csv",
+        "segmentation-model.json",
+    }
+)
+
+
+def check_folder_name(name: str, out: Path, *, what: str = "case identifier") -> str:
+    """Refuse an identifier that cannot safely name a folder directly under ``out``.
+
+    Empty names, ``.``, ``..``, hidden names (``.partial``), names holding a path
+    separator or a NUL character, absolute paths and the names of the folder's own
+    files (``manifest.csv`` ...) could write outside ``out`` or over its bookkeeping.
+
+    Args:
+        name: The identifier (a case or patient).
+        out: The output folder (named in the error).
+        what: What the identifier is, for the message.
+
+    Returns:
+        ``name``, unchanged.
+
+    Raises:
+        InvalidInputError: The name is not a plain folder name.
+    """
+    if (
+        not name
+        or name.startswith(".")
+        or any(c in name for c in ("/", "\\", "\x00"))
+        or Path(name).name != name
+        or Path(name).is_absolute()
+        or name in _RESERVED
+    ):
+        raise InvalidInputError(
+            f"{what} {name!r} is not a plain folder name (it is empty, hidden, holds a path "
+            "separator or '..', or names one of the output folder's own files); refusing to "
+            "write outside the output folder. Rename the input file or folder.",
+            path=out,
+            patient_id=name if name and "\x00" not in name else None,
+        )
+    return name
+
+
+def commit_folder(partial: Path, out: Path, name: str) -> None:
+    """Rename a fully written ``partial`` folder to ``out/name``, replacing an older one.
+
+    An older folder is first renamed into ``out/.partial/`` and deleted afterwards, so
+    ``out/name`` is at every moment either the old folder, absent, or the new one.
+    """
+    target = out / name
+    old: Path | None = None
+    if target.exists():
+        old = out / PARTIAL_DIR / f"{name}-old-{uuid.uuid4().hex[:8]}"
+        os.replace(target, old)
+    os.replace(partial, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _format_float(value: float | None) -> str:
@@ -69,7 +135,8 @@ def write_case(
     """Write one case's kept slices atomically under ``out/case_id``.
 
     Slices are grouped by plane (in :data:`~radiogenomics.records.PLANES` order, then
-    input order). All slices of a plane must share one shape.
+    input order). All slices of a plane must share one shape. The case is written under
+    ``out/.partial/`` and renamed into place, replacing an older folder of the case.
 
     Args:
         records: The kept slices of the case, with masks.
@@ -80,63 +147,69 @@ def write_case(
         The case's manifest rows.
 
     Raises:
-        InvalidInputError: ``case_id`` is not a plain folder name, or slices of one plane
-            differ in shape, or a slice has no masks.
-        FileExistsError: The case folder already exists.
+        InvalidInputError: ``case_id`` is not a plain folder name (see
+            :func:`check_folder_name`), or slices of one plane differ in shape, or a
+            slice has no masks.
+        StorageError: The case cannot be written (a full disk); nothing of it is left.
     """
     out = Path(out)
-    if not case_id or case_id in {".", ".."} or Path(case_id).name != case_id or "/" in case_id:
-        raise InvalidInputError(
-            f"case identifier {case_id!r} is not a plain folder name; refusing to write "
-            "outside the output folder.",
-            path=out,
-        )
+    check_folder_name(case_id, out)
     partial = out / PARTIAL_DIR / f"{case_id}-{uuid.uuid4().hex[:8]}"
-    partial.mkdir(parents=True)
     rows: list[dict[str, str]] = []
     try:
-        for plane in PLANES:
-            chosen = [r for r in records if r.plane == plane]
-            if not chosen:
-                continue
-            shapes = {r.image.shape for r in chosen}
-            if len(shapes) != 1:
-                raise InvalidInputError(
-                    f"{plane} slices differ in shape {sorted(shapes)}; resize them first.",
-                    patient_id=case_id,
-                )
-            masks = []
-            for r in chosen:
-                if r.masks is None:
-                    raise InvalidInputError(
-                        f"slice {plane} #{r.index} ({r.modality}) has no masks to store.",
-                        patient_id=case_id,
-                    )
-                masks.append(r.masks)
-            image_name, mask_name = f"{plane}_image.npy", f"{plane}_mask.npy"
-            np.save(partial / image_name, np.stack([r.image for r in chosen]).astype(np.uint8))
-            np.save(partial / mask_name, np.stack(masks).astype(np.uint8))
-            for row, r in enumerate(chosen):
-                rows.append(
-                    {
-                        "patient_id": r.patient_id,
-                        "modality": r.modality,
-                        "plane": plane,
-                        "slice_index": str(r.index),
-                        "position": _format_float(r.position),
-                        "tumor_ratio": _format_float(r.tumor_ratio),
-                        "n_contours": "" if r.n_contours is None else str(r.n_contours),
-                        "image_file": f"{case_id}/{image_name}",
-                        "mask_file": f"{case_id}/{mask_name}",
-                        "row": str(row),
-                    }
-                )
-        _write_csv(partial / "slices.csv", rows)
-        os.replace(partial, out / case_id)
+        with storage_errors(
+            out / case_id, what=f"case {case_id}", patient_id=case_id, advice=BATCH_ADVICE
+        ):
+            _write_case_files(records, partial, case_id, rows)
+            commit_folder(partial, out, case_id)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return rows
+
+
+def _write_case_files(
+    records: Sequence[SliceRecord], partial: Path, case_id: str, rows: list[dict[str, str]]
+) -> None:
+    """Write the arrays and ``slices.csv`` of one case into ``partial`` (filling ``rows``)."""
+    partial.mkdir(parents=True)
+    for plane in PLANES:
+        chosen = [r for r in records if r.plane == plane]
+        if not chosen:
+            continue
+        shapes = {r.image.shape for r in chosen}
+        if len(shapes) != 1:
+            raise InvalidInputError(
+                f"{plane} slices differ in shape {sorted(shapes)}; resize them first.",
+                patient_id=case_id,
+            )
+        masks = []
+        for r in chosen:
+            if r.masks is None:
+                raise InvalidInputError(
+                    f"slice {plane} #{r.index} ({r.modality}) has no masks to store.",
+                    patient_id=case_id,
+                )
+            masks.append(r.masks)
+        image_name, mask_name = f"{plane}_image.npy", f"{plane}_mask.npy"
+        np.save(partial / image_name, np.stack([r.image for r in chosen]).astype(np.uint8))
+        np.save(partial / mask_name, np.stack(masks).astype(np.uint8))
+        for row, r in enumerate(chosen):
+            rows.append(
+                {
+                    "patient_id": r.patient_id,
+                    "modality": r.modality,
+                    "plane": plane,
+                    "slice_index": str(r.index),
+                    "position": _format_float(r.position),
+                    "tumor_ratio": _format_float(r.tumor_ratio),
+                    "n_contours": "" if r.n_contours is None else str(r.n_contours),
+                    "image_file": f"{case_id}/{image_name}",
+                    "mask_file": f"{case_id}/{mask_name}",
+                    "row": str(row),
+                }
+            )
+    _write_csv(partial / "slices.csv", rows)
 
 
 def _write_csv(path: Path, rows: Sequence[dict[str, str]]) -> None:
@@ -155,14 +228,16 @@ def write_manifest(out: str | Path, case_ids: Sequence[str]) -> Path:
 
     Returns:
         The manifest's path.
+
+    Raises:
+        StorageError: The manifest cannot be written (a full disk); the old one is kept.
     """
     out = Path(out)
     rows: list[dict[str, str]] = []
     for case_id in case_ids:
         rows.extend(read_manifest(out / case_id / "slices.csv"))
-    tmp = out / f".manifest-{uuid.uuid4().hex[:8]}.csv"
-    _write_csv(tmp, rows)
-    os.replace(tmp, out / "manifest.csv")
+    with atomic_target(out / "manifest.csv", suffix=".tmp") as temporary:
+        _write_csv(temporary, rows)
     return out / "manifest.csv"
 
 
@@ -213,7 +288,29 @@ class PreparedSlices:
     def _array(self, name: str) -> npt.NDArray[np.uint8]:
         array = self._arrays.get(name)
         if array is None:
-            array = np.load(self.root / name, mmap_mode="r", allow_pickle=False)
+            path = self.root / name
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                raise CorruptFileError(
+                    f"manifest.csv names the file {name!r}, outside the prepared folder.",
+                    path=self.root / "manifest.csv",
+                )
+            if not path.is_file():
+                raise InputNotFoundError(
+                    "a slice file listed in manifest.csv is missing; prepare the folder "
+                    "again (rerun `radiogenomics prepare-segmentation`).",
+                    path=path,
+                )
+            try:
+                # allow_pickle=False: an object array (pickled Python objects) is refused.
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
+            except (ValueError, OSError, EOFError) as error:
+                raise CorruptFileError(
+                    f"cannot read the slices ({type(error).__name__}: {error}); expected a "
+                    "uint8 .npy array written by prepare-segmentation.",
+                    path=path,
+                ) from error
+            if array.dtype != np.uint8:
+                raise CorruptFileError(f"expected uint8 slices; got {array.dtype}.", path=path)
             self._arrays[name] = array
         return array
 
@@ -222,10 +319,18 @@ class PreparedSlices:
 
     def __getitem__(self, index: int) -> PreparedSlice:
         row = self.rows[index]
-        position = int(row["row"])
-        image = np.array(self._array(row["image_file"])[position])
-        masks = np.array(self._array(row["mask_file"])[position])
-        return PreparedSlice(image=image, masks=masks, row=row)
+        images, masks = self._array(row["image_file"]), self._array(row["mask_file"])
+        try:
+            position = int(row["row"])
+            image, mask = np.array(images[position]), np.array(masks[position])
+        except (ValueError, IndexError) as error:
+            raise CorruptFileError(
+                f"manifest row {index} names slice {row['row']!r} of {row['image_file']}, "
+                f"which holds {len(images)} slices; prepare the folder again.",
+                path=self.root / "manifest.csv",
+                patient_id=row.get("patient_id"),
+            ) from error
+        return PreparedSlice(image=image, masks=mask, row=row)
 
     def __iter__(self) -> Iterator[PreparedSlice]:
         for index in range(len(self)):
