@@ -117,3 +117,62 @@ def test_runs_without_settings_are_refused(seg_run: Path, test_dir: Path) -> Non
         )
     with pytest.raises(ConfigurationError, match="at least one run"):
         predict_patients(test_dir, segmentation_run=seg_run, classification_runs=[])
+
+
+def test_timings_split_the_work(seg_run: Path, test_dir: Path) -> None:
+    result = run_prediction(
+        test_dir,
+        segmentation_run=seg_run,
+        classification_runs=RUNS,
+        loader=make_loader(ClassificationPrepConfig()),
+    )
+    assert set(result.timings) == {"load", "decode", "segmentation", "classification"}
+    assert all(seconds > 0.0 for seconds in result.timings.values())
+
+
+def test_speed_options_keep_the_probabilities(seg_run: Path, test_dir: Path) -> None:
+    def predict(**options: Any) -> dict[str, float]:
+        return predict_patients(
+            test_dir,
+            segmentation_run=seg_run,
+            classification_runs=RUNS,
+            loader=make_loader(ClassificationPrepConfig()),
+            **options,
+        )
+
+    default = predict()
+    assert predict(amp="off", channels_last=False) == default  # CPU defaults: plain float32
+    channels_last = predict(channels_last=True)
+    bf16 = predict(amp="bf16", channels_last=True)
+    for patient, probability in default.items():
+        assert channels_last[patient] == pytest.approx(probability, abs=1e-5)
+        assert bf16[patient] == pytest.approx(probability, abs=2e-2)
+    with pytest.raises(ConfigurationError, match="needs CUDA"):
+        predict(amp="fp16")
+
+
+def test_predict_command_forwards_the_speed_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radiogenomics.cli import main
+    from radiogenomics.inference import PredictionResult, predict
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_run_prediction(task2_dir: Path, **options: Any) -> PredictionResult:
+        calls.append(options)
+        return PredictionResult(probabilities={"00001": 0.25})
+
+    monkeypatch.setattr(predict, "run_prediction", fake_run_prediction)
+    base = [
+        "predict",
+        "--task2-dir", str(tmp_path),
+        "--segmentation-model", "seg",
+        "--classification-models", "cls",
+        "--out", str(tmp_path / "submission.csv"),
+    ]  # fmt: skip
+    assert main(base) == 0
+    assert main([*base, "--amp", "bf16", "--channels-last", "--compile"]) == 0
+    assert main([*base, "--amp", "off", "--no-channels-last"]) == 0
+    chosen = [(c["amp"], c["channels_last"], c["compile"]) for c in calls]
+    assert chosen == [("auto", None, False), ("bf16", True, True), ("off", False, False)]

@@ -12,7 +12,11 @@ from radiogenomics.data import IMAGENET_MEAN, IMAGENET_STD
 from radiogenomics.errors import ConfigurationError, GeometryError, InvalidInputError
 from radiogenomics.inference import (
     MaskPredictor,
+    postprocess_probabilities,
+    prepare_inference_model,
     preprocess_slices,
+    resolve_channels_last,
+    resolve_inference_amp,
     run_model,
     series_masks_to_nifti,
     threshold_probabilities,
@@ -242,7 +246,7 @@ def test_a_real_smp_model_runs_end_to_end() -> None:
     np.testing.assert_array_equal(
         masks, MaskPredictor(model, image_size=64, batch_size=10).predict_volume(volume, np.eye(4))
     )
-    amp = MaskPredictor(model, image_size=64, amp=True).predict_volume(volume, np.eye(4))
+    amp = MaskPredictor(model, image_size=64, amp="bf16").predict_volume(volume, np.eye(4))
     assert amp.shape == masks.shape
 
 
@@ -303,3 +307,142 @@ def test_repr_shows_non_defaults() -> None:
         repr(MaskPredictor(BrightnessModel(), image_size=64, batch_size=8))
         == "MaskPredictor(model=BrightnessModel, image_size=64, batch_size=8)"
     )
+
+
+# -- speed options: amp, channels_last, compile --------------------------------------------
+
+
+def _tiny_smp_model() -> torch.nn.Module:
+    from radiogenomics.models import SegmentationModelConfig
+
+    torch.manual_seed(0)
+    config = SegmentationModelConfig(architecture="Unet", encoder="tu-test_resnet", image_size=64)
+    return config.create().eval()
+
+
+def _textured_slices(n: int = 6, size: int = 50) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    volume, _, _ = _blob_volume((n, size, size), (n / 2, 25.0, 24.0))
+    noisy = volume + rng.normal(0.0, 60.0, volume.shape)
+    return np.clip(noisy / 4.5, 0, 255).astype(np.uint8)
+
+
+def test_defaults_on_cpu_are_plain_float32() -> None:
+    model = _tiny_smp_model()
+    slices = _textured_slices()
+    default = MaskPredictor(model, image_size=64, batch_size=4)
+    assert default.amp == "auto"
+    assert default.channels_last is False
+    assert default.compile is False
+    probabilities = default.predict_slices(slices)
+    # The same steps by hand, in float32, contiguous, no autocast.
+    batch = torch.from_numpy(preprocess_slices(slices, image_size=64))
+    with torch.no_grad():
+        logits = model(batch)
+    by_hand = postprocess_probabilities(
+        torch.sigmoid(logits).numpy(), zoom=1.2, native_shape=slices.shape[1:]
+    )
+    np.testing.assert_array_equal(probabilities, by_hand)
+    off = MaskPredictor(model, image_size=64, batch_size=4, amp="off", channels_last=False)
+    np.testing.assert_array_equal(off.predict_slices(slices), probabilities)
+    assert all(p.is_contiguous() for p in model.parameters()), (
+        "the CPU default must not change the model's memory format"
+    )
+
+
+def test_bf16_and_channels_last_match_float32_within_bf16_tolerance() -> None:
+    slices = _textured_slices()
+    reference = MaskPredictor(_tiny_smp_model(), image_size=64, amp="off")
+    expected = reference.predict_slices(slices)
+    assert float(expected.std()) > 0.05  # not a constant output
+    for amp, channels_last, tolerance in (
+        ("off", True, 1e-5),
+        ("bf16", False, 2e-2),
+        ("bf16", True, 2e-2),
+    ):
+        fast = MaskPredictor(_tiny_smp_model(), image_size=64, amp=amp, channels_last=channels_last)
+        got = fast.predict_slices(slices)
+        assert got.dtype == np.float32
+        difference = float(np.abs(got - expected).max())
+        assert difference <= tolerance, (amp, channels_last, difference)
+        # Thresholded masks differ only where the probability is near the threshold.
+        changed = threshold_probabilities(got) != threshold_probabilities(expected)
+        assert np.all(np.abs(expected[changed] - 0.5) <= tolerance)
+
+
+def test_channels_last_converts_the_model_in_place() -> None:
+    model = _tiny_smp_model()
+    predictor = MaskPredictor(model, image_size=64, channels_last=True)
+    assert predictor.model is model
+    weights = [p for p in model.parameters() if p.ndim == 4]
+    assert weights
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    assert repr(predictor) == "MaskPredictor(model=Unet, image_size=64, channels_last=True)"
+
+
+def test_run_model_options() -> None:
+    model = _tiny_smp_model()
+    batch = preprocess_slices(_textured_slices(3), image_size=64)
+    plain = run_model(model, batch)
+    np.testing.assert_array_equal(run_model(model, batch, amp="off", channels_last=False), plain)
+    np.testing.assert_allclose(run_model(model, batch, channels_last=True), plain, atol=1e-5)
+    np.testing.assert_allclose(run_model(model, batch, amp="bf16"), plain, atol=2e-2)
+    with pytest.raises(ConfigurationError, match="needs CUDA"):
+        run_model(model, batch, amp="fp16")
+
+
+def test_compile_wraps_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[torch.nn.Module] = []
+
+    def fake_compile(module: torch.nn.Module) -> torch.nn.Module:
+        class Wrapper(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.inner = module
+                self.calls = 0
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                self.calls += 1
+                out: torch.Tensor = self.inner(x)
+                return out
+
+        wrapper = Wrapper()
+        compiled.append(wrapper)
+        return wrapper
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    model = BrightnessModel()
+    predictor = MaskPredictor(model, image_size=32, batch_size=2, compile=True)
+    assert predictor.model is model
+    slices = np.full((3, 20, 20), 200, dtype=np.uint8)
+    masks = predictor.predict_volume(slices, np.eye(4))
+    assert masks.shape == (2, 3, 20, 20)
+    assert len(compiled) == 1
+    assert compiled[0].calls == 10  # 20 axial slices, 2 per batch, all compiled
+    assert prepare_inference_model(model, compile=False) is model
+    assert "compile=True" in repr(predictor)
+
+
+def test_speed_option_resolution() -> None:
+    assert resolve_inference_amp("auto", "cpu") is None
+    assert resolve_inference_amp("off", "cuda") is None
+    assert resolve_inference_amp("bf16", "cpu") is torch.bfloat16
+    assert resolve_inference_amp("fp16", "cuda") is torch.float16
+    assert resolve_inference_amp("auto", "cuda") in (torch.bfloat16, torch.float16)
+    with pytest.raises(ConfigurationError, match="needs CUDA"):
+        resolve_inference_amp("fp16", "cpu")
+    with pytest.raises(ConfigurationError, match="Did you mean 'bf16'"):
+        resolve_inference_amp("bf61", "cpu")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="boolean"):
+        resolve_inference_amp(True, "cpu")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="boolean"):
+        MaskPredictor(BrightnessModel(), amp=True)  # type: ignore[arg-type]
+    assert resolve_channels_last(None, "cuda") is True
+    assert resolve_channels_last(None, "cpu") is False
+    assert resolve_channels_last(True, "cpu") is True
+    with pytest.raises(ConfigurationError, match="channels_last"):
+        resolve_channels_last("yes", "cpu")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="compile"):
+        prepare_inference_model(BrightnessModel(), compile="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="device"):
+        resolve_channels_last(None, "gpu0")

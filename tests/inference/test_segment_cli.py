@@ -196,3 +196,32 @@ def test_cli_parser_does_not_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_segment_speed_flags(
+    tmp_path: Path, loader: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    shape = (24, 28, 12)
+    distance = _blob(shape, (12.0, 14.0, 6.0))
+    volume = np.where(distance <= 6, 400, 50).astype(np.int16)
+    source = tmp_path / "in.nii.gz"
+    nib.save(nib.Nifti1Image(volume, np.eye(4)), source)
+    outputs = {}
+    for name, flags in (
+        ("default", []),
+        ("fast", ["--amp", "bf16", "--channels-last"]),
+        ("plain", ["--amp", "off", "--no-channels-last"]),
+    ):
+        out = tmp_path / f"{name}.nii.gz"
+        assert main(["segment", "--model", "run", str(source), str(out), *flags]) == 0
+        outputs[name] = np.asarray(nib.load(out).dataobj)
+    # The stub's logits are +-10: bf16 cannot move a voxel across the threshold.
+    np.testing.assert_array_equal(outputs["fast"], outputs["default"])
+    np.testing.assert_array_equal(outputs["plain"], outputs["default"])
+    assert _dice(outputs["default"] >= 1, distance <= 6) > 0.9
+    capsys.readouterr()
+    code = main(
+        ["segment", "--model", "run", str(source), str(tmp_path / "x.nii.gz"), "--amp", "fp16"]
+    )
+    assert code == 2
+    assert "needs CUDA" in capsys.readouterr().err

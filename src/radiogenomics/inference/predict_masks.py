@@ -21,13 +21,21 @@ Array layouts:
 * DICOM series (:meth:`MaskPredictor.predict_series`): ``pixels`` ``(S, R, C)`` in,
   masks ``(C, S, R, Cols)`` out, each slice ``pixels[k]`` as the DICOM viewer shows it;
   :func:`series_masks_to_nifti` turns them into the NIfTI layout of the series' affine.
+
+Speed options (:class:`MaskPredictor`, :func:`run_model`, and the stage 2 chain in
+:func:`~radiogenomics.inference.run_prediction`): ``amp`` runs the forward pass under
+``torch.autocast`` (:data:`InferenceAmp`; ``"auto"`` is bfloat16 on CUDA and full
+precision elsewhere), ``channels_last`` stores the model's 4D weights and the input
+batches in the channels-last memory format (``None``: on for CUDA only) and ``compile``
+wraps the model in ``torch.compile``. Every forward pass runs under
+``torch.inference_mode``. With the defaults, results on CPU are those of plain float32.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -43,16 +51,129 @@ from radiogenomics.slicing.geometry import Orientation, slice_layout
 from radiogenomics.slicing.intensity import to_uint8
 
 __all__ = [
+    "InferenceAmp",
     "MaskPredictor",
     "postprocess_probabilities",
     "predict_slice_probabilities",
+    "prepare_inference_model",
     "preprocess_slices",
+    "resolve_channels_last",
+    "resolve_inference_amp",
     "run_model",
     "series_masks_to_nifti",
     "threshold_probabilities",
 ]
 
 _ORIENTATIONS: tuple[Orientation, ...] = ("native", "radiological")
+
+InferenceAmp = Literal["auto", "off", "bf16", "fp16"]
+"""Mixed precision at inference: ``"auto"`` (bfloat16 on CUDA, or float16 on a GPU
+without bfloat16; full precision on any other device), ``"off"``, ``"bf16"``, ``"fp16"``
+(CUDA only)."""
+
+
+def _device(device: str | torch.device) -> torch.device:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ConfigurationError(
+            f"device={device!r} is not a torch device ({error}); expected e.g. 'cpu', "
+            "'cuda' or 'cuda:0'."
+        ) from None
+
+
+def resolve_inference_amp(
+    amp: InferenceAmp, device: str | torch.device = "cpu"
+) -> torch.dtype | None:
+    """The autocast dtype of an ``amp`` setting on ``device``.
+
+    Args:
+        amp: ``"auto"``, ``"off"``, ``"bf16"`` or ``"fp16"`` (see :data:`InferenceAmp`).
+        device: Where the model runs.
+
+    Returns:
+        ``torch.bfloat16`` or ``torch.float16``, or ``None`` for full precision.
+
+    Raises:
+        ConfigurationError: An unknown mode (a boolean included), or ``"fp16"`` on a
+            device other than CUDA.
+
+    Example:
+        >>> resolve_inference_amp("auto", "cpu") is None
+        True
+        >>> resolve_inference_amp("bf16", "cpu")
+        torch.bfloat16
+    """
+    from radiogenomics.training._common import resolve_amp  # the same rule as training
+
+    if isinstance(amp, bool):
+        raise ConfigurationError(
+            f"amp={amp!r} is a boolean; expected one of 'auto', 'off', 'bf16', 'fp16' "
+            "('bf16' is what amp=True ran on CPU, 'off' is amp=False)."
+        )
+    return resolve_amp(amp, _device(device))
+
+
+def resolve_channels_last(channels_last: bool | None, device: str | torch.device = "cpu") -> bool:
+    """Whether to use the channels-last memory format: ``None`` means on for CUDA only.
+
+    Args:
+        channels_last: ``True``, ``False``, or ``None`` (decided by the device).
+        device: Where the model runs.
+
+    Returns:
+        The decision.
+
+    Raises:
+        ConfigurationError: ``channels_last`` is not a boolean or ``None``.
+    """
+    if channels_last is not None and not isinstance(channels_last, bool):
+        raise ConfigurationError(
+            f"channels_last={channels_last!r} must be True, False or None (on for CUDA)."
+        )
+    if channels_last is None:
+        return _device(device).type == "cuda"
+    return channels_last
+
+
+def prepare_inference_model(
+    model: torch.nn.Module,
+    *,
+    device: str | torch.device = "cpu",
+    channels_last: bool | None = None,
+    compile: bool = False,
+) -> torch.nn.Module:
+    """Ready a model for fast inference: device, memory format, optional compilation.
+
+    The model is moved to ``device`` and, when channels-last is on, its 4D parameters
+    and buffers are converted to the channels-last memory format; both happen in place
+    (``Module.to``), and neither changes what the model computes. With ``compile`` the
+    result is ``torch.compile(model)``, which shares the model's parameters (the first
+    calls compile it, and each new input shape may compile again).
+
+    Args:
+        model: Any module.
+        device: Where it runs.
+        channels_last: Convert to channels-last; ``None`` means on for CUDA only.
+        compile: Wrap the model in ``torch.compile``.
+
+    Returns:
+        ``model`` itself, or its compiled wrapper.
+
+    Raises:
+        ConfigurationError: ``device`` is not a torch device or an option is invalid.
+    """
+    target = _device(device)
+    use_channels_last = resolve_channels_last(channels_last, target)
+    if not isinstance(compile, bool):
+        raise ConfigurationError(f"compile={compile!r} must be True or False.")
+    model.to(target)
+    if use_channels_last:
+        model.to(memory_format=torch.channels_last)
+    if compile:
+        compiled: torch.nn.Module = torch.compile(model)  # type: ignore[assignment]
+        return compiled
+    return model
 
 
 def _check_slices(slices: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
@@ -111,20 +232,25 @@ def run_model(
     batch: npt.NDArray[np.float32],
     *,
     device: str | torch.device = "cpu",
-    amp: bool = False,
+    amp: InferenceAmp = "auto",
+    channels_last: bool | None = None,
 ) -> npt.NDArray[np.float32]:
     """Run the model on one batch in inference mode and return sigmoid probabilities.
 
     The model is switched to evaluation mode for the call and its previous training
     flags are restored afterwards; nothing else about it changes. It must already be
-    on ``device``.
+    on ``device`` (and in channels-last format if wanted: see
+    :func:`prepare_inference_model`).
 
     Args:
         model: Maps (N, 3, S, S) normalised images to (N, C, S, S) logits.
         batch: Normalised images, from :func:`preprocess_slices`.
         device: Where the batch is sent.
-        amp: Run under ``torch.autocast`` (float16 on CUDA, bfloat16 on CPU); the
-            logits are cast to float32 before the sigmoid.
+        amp: Mixed precision (:func:`resolve_inference_amp`; ``"auto"``: bfloat16 on
+            CUDA, full precision on CPU); the logits are cast to float32 before the
+            sigmoid.
+        channels_last: Send the batch in the channels-last memory format; ``None``
+            means on for CUDA only.
 
     Returns:
         float32 probabilities in [0, 1].
@@ -134,15 +260,20 @@ def run_model(
         - output: (N, C, S, S).
 
     Raises:
-        ConfigurationError: The model's output is not a tensor of shape (N, C, S, S).
+        ConfigurationError: The model's output is not a tensor of shape (N, C, S, S), or
+            an option is invalid.
     """
-    target = torch.device(device)
+    target = _device(device)
+    dtype = resolve_inference_amp(amp, target)
     inputs = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(target)
-    dtype = torch.float16 if target.type == "cuda" else torch.bfloat16
+    if resolve_channels_last(channels_last, target):
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
     with (
         _eval_mode(model),
         torch.inference_mode(),
-        torch.autocast(device_type=target.type, dtype=dtype, enabled=amp),
+        torch.autocast(
+            device_type=target.type, dtype=dtype or torch.float32, enabled=dtype is not None
+        ),
     ):
         logits = model(inputs)
     if not isinstance(logits, torch.Tensor):
@@ -232,7 +363,8 @@ def _batches(
     zoom: float,
     batch_size: int,
     device: str | torch.device,
-    amp: bool,
+    amp: InferenceAmp,
+    channels_last: bool | None,
 ) -> Iterator[tuple[int, npt.NDArray[np.float32]]]:
     """``(start, native probabilities of slices[start:start + batch_size])`` per batch."""
     native_shape = (int(slices.shape[1]), int(slices.shape[2]))
@@ -240,7 +372,7 @@ def _batches(
         batch = preprocess_slices(
             slices[start : start + batch_size], image_size=image_size, zoom=zoom
         )
-        zoomed = run_model(model, batch, device=device, amp=amp)
+        zoomed = run_model(model, batch, device=device, amp=amp, channels_last=channels_last)
         yield start, postprocess_probabilities(zoomed, zoom=zoom, native_shape=native_shape)
 
 
@@ -252,7 +384,8 @@ def predict_slice_probabilities(
     zoom: float = 1.2,
     batch_size: int = 32,
     device: str | torch.device = "cpu",
-    amp: bool = False,
+    amp: InferenceAmp = "auto",
+    channels_last: bool | None = None,
     n_channels: int = 2,
 ) -> npt.NDArray[np.float32]:
     """Per-pixel probabilities of uint8 slices at their native size.
@@ -270,6 +403,7 @@ def predict_slice_probabilities(
         batch_size: Slices per forward pass.
         device: Where the batches are sent.
         amp: Mixed precision (see :func:`run_model`).
+        channels_last: Channels-last batches (see :func:`run_model`).
         n_channels: The model's output channels ``C``; only used to shape the result
             of an empty stack, and checked against the model's output otherwise.
 
@@ -296,6 +430,7 @@ def predict_slice_probabilities(
         batch_size=batch_size,
         device=device,
         amp=amp,
+        channels_last=channels_last,
     ):
         _check_channels(probabilities.shape[1], n_channels)
         out[start : start + probabilities.shape[0]] = probabilities
@@ -334,9 +469,10 @@ class MaskPredictor:
     """Predict WT/ET masks of volumes and DICOM series with a stage 1 model.
 
     The predictor is called with data and keeps the model as an attribute; the work is
-    done by this module's functions. At construction the model is moved to ``device``
-    (``Module.to``, in place); each prediction switches it to evaluation mode and
-    restores its training flags afterwards.
+    done by this module's functions. At construction the model is readied by
+    :func:`prepare_inference_model`: moved to ``device`` and, with channels-last on,
+    converted to that memory format (``Module.to``, in place); each prediction
+    switches it to evaluation mode and restores its training flags afterwards.
 
     Args:
         model: Maps (N, 3, S, S) ImageNet-normalised images to (N, C, S, S) logits,
@@ -347,11 +483,19 @@ class MaskPredictor:
         threshold: A voxel is in a mask when its probability is strictly greater.
         batch_size: Slices per forward pass; results do not depend on it.
         device: The torch device to run on (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
-        amp: Mixed precision (float16 on CUDA, bfloat16 on CPU).
+        amp: Mixed precision (:data:`InferenceAmp`): ``"auto"`` is bfloat16 on CUDA
+            and full precision on CPU; ``"bf16"`` on CPU gives masks that may differ
+            from float32 at voxels whose probability is within about 0.01 of
+            ``threshold``.
         channels: The names of the model's output channels, in order.
+        channels_last: Channels-last weights and batches; ``None`` means on for CUDA
+            only.
+        compile: Run the model through ``torch.compile`` (the first predictions
+            compile it; :attr:`model` stays the plain module).
 
     Raises:
-        ConfigurationError: An option is out of range or ``device`` is not a device.
+        ConfigurationError: An option is out of range or ``device`` is not a device
+            (``amp="fp16"`` needs CUDA).
 
     Example:
         >>> import numpy as np, segmentation_models_pytorch as smp  # doctest: +SKIP
@@ -370,8 +514,10 @@ class MaskPredictor:
         threshold: float = 0.5,
         batch_size: int = 32,
         device: str | torch.device = "cpu",
-        amp: bool = False,
+        amp: InferenceAmp = "auto",
         channels: tuple[str, ...] = ("WT", "ET"),
+        channels_last: bool | None = None,
+        compile: bool = False,
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise ConfigurationError(
@@ -383,23 +529,24 @@ class MaskPredictor:
         check_range("threshold", threshold, low=0.0, high=1.0)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size={batch_size!r} must be a positive integer.")
-        try:
-            target = torch.device(device)
-        except (RuntimeError, TypeError) as error:
-            raise ConfigurationError(
-                f"device={device!r} is not a torch device ({error}); expected e.g. 'cpu', "
-                "'cuda' or 'cuda:0'."
-            ) from None
+        target = _device(device)
+        resolve_inference_amp(amp, target)  # refuses a bad mode before any work
         if not channels or not all(isinstance(c, str) for c in channels):
             raise ConfigurationError(f"channels={channels!r} must name at least one channel.")
-        self.model = model.to(target)
+        use_channels_last = resolve_channels_last(channels_last, target)
+        self._runner = prepare_inference_model(
+            model, device=target, channels_last=use_channels_last, compile=compile
+        )
+        self.model = model
         self.image_size = image_size
         self.zoom = float(zoom)
         self.threshold = float(threshold)
         self.batch_size = batch_size
         self.device = target
-        self.amp = bool(amp)
+        self.amp: InferenceAmp = amp
         self.channels = tuple(channels)
+        self.channels_last = use_channels_last
+        self.compile = compile
 
     def predict_slices(self, slices: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """Probabilities of uint8 slices at their native size.
@@ -417,13 +564,14 @@ class MaskPredictor:
             - output: (N, C, H, W).
         """
         return predict_slice_probabilities(
-            self.model,
+            self._runner,
             slices,
             image_size=self.image_size,
             zoom=self.zoom,
             batch_size=self.batch_size,
             device=self.device,
             amp=self.amp,
+            channels_last=self.channels_last,
             n_channels=len(self.channels),
         )
 
@@ -432,13 +580,14 @@ class MaskPredictor:
         n, height, width = slices.shape
         out = np.zeros((n, len(self.channels), height, width), dtype=np.uint8)
         for start, probabilities in _batches(
-            self.model,
+            self._runner,
             slices,
             image_size=self.image_size,
             zoom=self.zoom,
             batch_size=self.batch_size,
             device=self.device,
             amp=self.amp,
+            channels_last=self.channels_last,
         ):
             _check_channels(probabilities.shape[1], len(self.channels))
             masks = threshold_probabilities(probabilities, threshold=self.threshold)
@@ -553,8 +702,10 @@ class MaskPredictor:
             "threshold": (self.threshold, 0.5),
             "batch_size": (self.batch_size, 32),
             "device": (str(self.device), "cpu"),
-            "amp": (self.amp, False),
+            "amp": (self.amp, "auto"),
             "channels": (self.channels, ("WT", "ET")),
+            "channels_last": (self.channels_last, self.device.type == "cuda"),
+            "compile": (self.compile, False),
         }
         shown = [f"model={type(self.model).__name__}"]
         shown += [f"{k}={v!r}" for k, (v, d) in defaults.items() if v != d]
