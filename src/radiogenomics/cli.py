@@ -194,6 +194,23 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plots", action="store_true", help="also draw curves.png (and roc.png)")
 
 
+def _add_inference_speed(p: argparse.ArgumentParser) -> None:
+    """Mixed precision, memory format and compilation of the models at inference."""
+    p.add_argument(
+        "--amp",
+        choices=("auto", "off", "bf16", "fp16"),
+        default="auto",
+        help="mixed precision (default: auto = bf16 on CUDA, off on CPU)",
+    )
+    p.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="channels-last memory format (default: on for CUDA only)",
+    )
+    p.add_argument("--compile", action="store_true", help="run the model(s) through torch.compile")
+
+
 def _add_prepare_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from radiogenomics.io.nifti import MODALITIES
     from radiogenomics.records import PLANES
@@ -563,6 +580,7 @@ def _add_predict(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _add_device(p)
     _add_batch_size(p, default=4, help="chunks per forward pass")
     p.add_argument("--no-tta", action="store_true", help="predict without the 1.2 zoom")
+    _add_inference_speed(p)
     _add_no_progress(p)
     p.set_defaults(handler=_run_predict)
 
@@ -579,6 +597,9 @@ def _run_predict(args: argparse.Namespace) -> int:
         tta=None if args.no_tta else REFERENCE_TTA,
         batch_size=args.batch_size,
         progress=not args.no_progress,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        compile=args.compile,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     path = write_submission(result.probabilities, args.out, expected=list(result.probabilities))
@@ -645,6 +666,7 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default="native",
         help="in-plane layout of NIfTI slices, as the model was trained (default: native)",
     )
+    _add_inference_speed(p)
     p.set_defaults(handler=_run_segment)
 
 
@@ -682,6 +704,9 @@ def _run_segment(args: argparse.Namespace) -> int:
         zoom=args.zoom,
         batch_size=args.batch_size,
         device=args.device,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        compile=args.compile,
     )
     if is_dicom:
         series = read_dicom_series(source)
