@@ -92,6 +92,7 @@ _PUBLIC_MODULES = (
     "radiogenomics.training",
     "radiogenomics.inference",
     "radiogenomics.testing",
+    "radiogenomics.viz",
 )
 doctest_global_setup = "\n".join(
     ["import numpy as np", *(f"from {m} import *" for m in _PUBLIC_MODULES)]

@@ -2,7 +2,9 @@
 
 Reads a BraTS case (or makes a synthetic one), cuts FLAIR into slices along the three
 planes, keeps distinct slices that show enough tumor, and writes a PNG montage of the kept
-slices with the whole tumor (green) and enhancing tumor (red) outlined.
+slices with the whole tumor (green) and enhancing tumor (red) outlined
+(radiogenomics.viz.save_montage; each tile is labelled with its plane, slice index and
+modality).
 
     python examples/slice_pipeline.py --case ../shared/data/brats2021/BraTS2021_00006
     python examples/slice_pipeline.py            # a synthetic case, no data needed
@@ -13,12 +15,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from radiogenomics import DistinctSampler, Pipeline, ResizeSlices, SliceExtractor, TumorAreaFilter
 from radiogenomics.io import find_brats_cases, load_case
-from radiogenomics.records import SliceRecord, VolumeRecord
+from radiogenomics.records import VolumeRecord
+from radiogenomics.viz import save_montage
 
 
 def load_volume(case_dir: Path | None, modality: str) -> VolumeRecord:
@@ -30,25 +30,6 @@ def load_volume(case_dir: Path | None, modality: str) -> VolumeRecord:
     else:
         volumes = load_case(find_brats_cases(case_dir)[0]).volumes()
     return next(v for v in volumes if v.modality == modality)
-
-
-def montage(slices: list[SliceRecord], *, columns: int = 8) -> np.ndarray:
-    """Tile the slices (uint8, same size) as BGR with WT/ET contours drawn on them."""
-    tiles = []
-    for record in slices:
-        tile = cv2.cvtColor(np.ascontiguousarray(record.image), cv2.COLOR_GRAY2BGR)
-        for channel, colour in (("WT", (0, 200, 0)), ("ET", (0, 0, 230))):
-            contours, _ = cv2.findContours(
-                np.ascontiguousarray(record.mask(channel)), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
-            )
-            cv2.drawContours(tile, contours, -1, colour, 1)
-        label = f"{record.plane[:3]} {record.index}"
-        cv2.putText(tile, label, (3, 12), cv2.FONT_HERSHEY_PLAIN, 0.8, (255, 255, 0), 1)
-        tiles.append(tile)
-    blank = np.zeros_like(tiles[0])
-    tiles += [blank] * (-len(tiles) % columns)
-    rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
-    return np.vstack(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,9 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         ratios = [s.tumor_ratio or 0.0 for s in kept if s.plane == plane]
         span = f"{min(ratios):.3f}-{max(ratios):.3f}" if ratios else "-"
         print(f"{plane:>9}: {len(ratios):3d} slices kept, tumor/brain {span}")
-    if not cv2.imwrite(str(args.out), montage(kept)):
-        raise OSError(f"could not write {args.out}")
-    print(f"montage of {len(kept)} slices -> {args.out}")
+    path = save_montage(kept, args.out, columns=8, size=args.size)
+    print(f"montage of {len(kept)} slices -> {path}")
     return 0
 
 

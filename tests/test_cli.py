@@ -165,6 +165,14 @@ def test_demo_command_runs_on_synthetic_and_real_data(
     assert len(list((tmp_path / "demo" / "synthetic-task2").glob("*.nii.gz"))) == 1
     rows = read_manifest(tmp_path / "demo" / "prepared-real-released-code" / "manifest.csv")
     assert len(rows) == 120
+    # A montage per preparation: 32 kept slices, 8 per row, 128-pixel tiles.
+    for name in ("synthetic-writeup", "real-released-code"):
+        montage = tmp_path / "demo" / f"montage-{name}.png"
+        assert "montage of 32 kept slices of BraTS2021_" in out
+        assert str(montage) in out
+        import cv2
+
+        assert cv2.imread(str(montage)).shape == (4 * 128, 8 * 128, 3)
 
 
 def test_module_entry_point_and_version() -> None:

@@ -16,6 +16,7 @@ from radiogenomics.errors import (
     InvalidInputError,
     LabelError,
     MissingDecoderError,
+    MissingDependencyError,
     RadiogenomicsError,
     StepError,
 )
@@ -29,6 +30,7 @@ BUILTINS: list[tuple[type[RadiogenomicsError], tuple[type[Exception], ...]]] = [
     (LabelError, (InvalidInputError, ValueError)),
     (ConfigurationError, (ValueError,)),
     (MissingDecoderError, (RuntimeError,)),
+    (MissingDependencyError, (ImportError,)),
     (StepError, (RuntimeError,)),
 ]
 
@@ -80,6 +82,15 @@ def test_pickle_round_trip_keeps_fields(cls: type[RadiogenomicsError], tmp_path:
     assert clone.path == tmp_path / "x.dcm"
     assert clone.patient_id == "00109"
     assert str(clone) == str(error)
+
+
+def test_missing_dependency_keeps_the_module_name(tmp_path: Path) -> None:
+    error = MissingDependencyError("no matplotlib.", path=tmp_path / "a.png", name="matplotlib")
+    clone = pickle.loads(pickle.dumps(error))
+    for value in (error, clone):
+        assert value.name == "matplotlib"
+        assert value.path == tmp_path / "a.png"
+        assert str(value) == f"[file {tmp_path / 'a.png'}] no matplotlib."
 
 
 def test_pickle_round_trip_without_context() -> None:

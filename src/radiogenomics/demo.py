@@ -26,6 +26,19 @@ def _describe(out: Path) -> str:
     )
 
 
+def _montage(prepared: Path, out: Path) -> str:
+    """Write a montage PNG of one prepared case's kept slices; describe it."""
+    from radiogenomics.errors import InputNotFoundError
+    from radiogenomics.viz import read_case_slices, save_montage
+
+    try:
+        slices = read_case_slices(prepared, limit=32)
+    except InputNotFoundError:
+        return "  no kept slice to show in a montage"
+    path = save_montage(slices, out, columns=8, size=128)
+    return f"  montage of {len(slices)} kept slices of {slices[0].patient_id} -> {path}"
+
+
 def _dicom_demo(root: Path) -> None:
     """Write Kaggle-like DICOM patients, read each series back, convert one to NIfTI."""
     from radiogenomics.io.dicom import find_task2_patients, read_dicom_series, series_to_nifti
@@ -56,7 +69,9 @@ def run_demo(
 ) -> int:
     """Generate a synthetic Task 1 cohort, prepare it under both presets, report.
 
-    With ``real_case`` (a BraTS case folder), prepare that case too.
+    With ``real_case`` (a BraTS case folder), prepare that case too. For each
+    preparation, a montage of (at most 32) kept slices of one case, with WT (green) and
+    ET (red) outlines, is written to ``out/montage-<synthetic|real>-<preset>.png``.
 
     Returns:
         0 when every case was prepared, else 1.
@@ -87,6 +102,7 @@ def run_demo(
             )
             print(f"[{label} / preset {preset}] {report.summary()}")
             print(_describe(target))
+            print(_montage(target, out / f"montage-{label}-{preset}.png"))
             status |= 0 if report.ok else 1
     _dicom_demo(out / "synthetic-task2")
     print(f"demo finished in {time.perf_counter() - started:.1f} s; outputs under {out}")

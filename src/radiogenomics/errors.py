@@ -18,6 +18,7 @@ __all__ = [
     "InvalidInputError",
     "LabelError",
     "MissingDecoderError",
+    "MissingDependencyError",
     "RadiogenomicsError",
     "StepError",
     "StorageError",
@@ -95,6 +96,44 @@ class MissingDecoderError(RadiogenomicsError, RuntimeError):
 
     Subclasses ``RuntimeError``, which is what pydicom itself raises in that case.
     """
+
+
+# ``ImportError.path`` is a ``str``; here, as everywhere in the hierarchy, it is a ``Path``.
+class MissingDependencyError(RadiogenomicsError, ImportError):  # type: ignore[misc]
+    """An optional package that a function needs is not installed.
+
+    The message names the package and the ``pip install`` command of the extra that
+    brings it (``pip install "radiogenomics[plots]"`` for matplotlib). Subclasses
+    ``ImportError``, so ``except ImportError`` catches it too.
+
+    Args:
+        message: What is missing, what needs it and how to install it.
+        path: The file or folder involved, when known.
+        patient_id: The patient (case) involved, when known.
+        name: The missing module (``ImportError.name``), e.g. ``"matplotlib"``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        patient_id: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(message, path=path, patient_id=patient_id)
+        # ImportError.__init__ resets its own ``name`` and ``path``; set them again.
+        self.path = Path(path) if path is not None else None
+        self.name = name
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_missing, (self.message, self.path, self.patient_id, self.name))
+
+
+def _rebuild_missing(
+    message: str, path: Path | None, patient_id: str | None, name: str | None
+) -> MissingDependencyError:
+    return MissingDependencyError(message, path=path, patient_id=patient_id, name=name)
 
 
 class StepError(RadiogenomicsError, RuntimeError):

@@ -30,8 +30,10 @@ def _check_montage(path: Path, size: int) -> None:
     assert image is not None, "the montage must be a readable PNG"
     assert image.shape[0] % size == 0
     assert image.shape[1] == 8 * size
-    # Contours are drawn in pure green (WT) and red (ET).
+    # Contours are drawn in pure green (WT) and red (ET), labels in cyan.
     assert np.any((image[..., 1] == 200) & (image[..., 0] == 0) & (image[..., 2] == 0))
+    assert np.any((image[..., 2] == 230) & (image[..., 0] == 0) & (image[..., 1] == 0))
+    assert np.any((image[..., 0] == 255) & (image[..., 1] == 255) & (image[..., 2] == 0))
 
 
 def test_slice_pipeline_example_on_synthetic_case(

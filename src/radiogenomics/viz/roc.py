@@ -1,0 +1,243 @@
+"""ROC curves of patient probabilities, with the AUC and its bootstrap interval.
+
+:func:`plot_roc` draws any labelled scores (e.g. a submission against the labels of the
+patients it covers); :func:`held_out_predictions` recomputes the per-patient
+probabilities of a stage 2 run's held-out validation patients at its best epoch, as the
+training loop scored them, so their ROC curve can be drawn. Plots need matplotlib (the
+``plots`` extra).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from radiogenomics.errors import (
+    ConfigurationError,
+    InputNotFoundError,
+    InvalidInputError,
+)
+from radiogenomics.viz._figure import (
+    FIGURE_SUFFIXES,
+    check_suffix,
+    new_figure,
+    require_matplotlib,
+    save_figure,
+)
+
+__all__ = ["HeldOutPredictions", "held_out_predictions", "plot_roc"]
+
+
+def plot_roc(
+    truth: Sequence[int] | npt.NDArray[Any],
+    scores: Sequence[float] | npt.NDArray[Any],
+    path: str | os.PathLike[str],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    title: str | None = None,
+) -> Path:
+    """Draw the ROC curve of scores against 0/1 labels, with the AUC in the legend.
+
+    The AUC is :func:`~radiogenomics.inference.roc_auc`; its 95 % interval is the
+    percentile bootstrap of :func:`~radiogenomics.inference.bootstrap_auc_ci` (patients
+    resampled ``n_boot`` times). When too few resamples hold both classes (a handful of
+    patients), the legend says the interval is unavailable instead of failing.
+
+    Args:
+        truth: 0/1 labels, one per patient.
+        scores: Their probabilities (or any score, higher meaning class 1).
+        path: The image to write: ``.png``, ``.pdf`` or ``.svg`` (written atomically).
+        n_boot: Bootstrap resamples (at least 10); 0 draws no interval.
+        seed: Seed of the resampling.
+        title: The plot title; default: the number of patients and positives.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        MissingDependencyError: matplotlib is not installed.
+        LabelError: Labels other than 0/1, or only one class.
+        InvalidInputError: Lengths differ, or a score is not finite.
+        ConfigurationError: ``path`` has another suffix, or ``n_boot`` is invalid.
+
+    Shape:
+        - truth, scores: (N,).
+
+    Example:
+        >>> plot_roc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], "roc.png")  # doctest: +SKIP
+        PosixPath('roc.png')
+    """
+    target = check_suffix(path, FIGURE_SUFFIXES)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        raise ConfigurationError(
+            f"n_boot={n_boot!r} must be 0 (no interval) or a whole number, at least 10."
+        )
+    require_matplotlib("plot_roc")
+    from sklearn.metrics import roc_curve
+
+    from radiogenomics.inference.aggregate import bootstrap_auc_ci, roc_auc
+
+    auc = roc_auc(truth, scores)  # validates labels and scores
+    label = f"AUC {auc:.3f}"
+    if n_boot:
+        try:
+            interval = bootstrap_auc_ci(truth, scores, n_boot=n_boot, seed=seed)
+        except InvalidInputError:  # labels were checked: too few two-class resamples
+            label += " (95% CI: too few patients)"
+        else:
+            label += f" (95% CI {interval.low:.3f}-{interval.high:.3f})"
+    y_true = np.asarray(truth).reshape(-1).astype(np.int64)
+    y_score = np.asarray(scores, dtype=np.float64).reshape(-1)
+    false_positive, true_positive, _ = roc_curve(y_true, y_score)
+
+    figure = new_figure("plot_roc", width=5.2, height=5.2)
+    axes = figure.subplots()
+    axes.plot(false_positive, true_positive, color="C0", linewidth=2, label=label)
+    axes.plot([0, 1], [0, 1], ":", color="0.5", label="chance (AUC 0.5)")
+    axes.set(
+        xlim=(-0.01, 1.01),
+        ylim=(-0.01, 1.01),
+        xlabel="false positive rate (1 - specificity)",
+        ylabel="true positive rate (sensitivity)",
+        aspect="equal",
+    )
+    positives = int(y_true.sum())
+    axes.set_title(
+        title
+        if title is not None
+        else f"ROC: {y_true.size} patients ({positives} positive, "
+        f"{y_true.size - positives} negative)"
+    )
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize="small")
+    return save_figure(figure, target)
+
+
+@dataclass(frozen=True, eq=False)
+class HeldOutPredictions:
+    """The held-out validation patients of a stage 2 run, scored at one checkpoint.
+
+    Attributes:
+        patients: The held-out patients, sorted.
+        truth: Their MGMT labels, of shape (N,) and dtype int64.
+        scores: Their probabilities (mean over their chunks; patients with no chunk get
+            the training prevalence, as in training), of shape (N,) and dtype float64.
+        mri_type: The run's MRI type.
+        epoch: The epoch of the checkpoint.
+    """
+
+    patients: tuple[str, ...]
+    truth: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float64]
+    mri_type: str
+    epoch: int
+
+
+def _run_record(run: Path) -> dict[str, Any]:
+    path = run / "config.json"
+    if not path.is_file():
+        raise InputNotFoundError(
+            "no config.json; pass a run folder written by train-classification (for "
+            "--mri-type all, one of its MRI-type folders).",
+            path=run,
+        )
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(record, dict) or "val_patients" not in record:
+        raise InvalidInputError(
+            "config.json lists no val_patients; is this a stage 2 (train-classification) run?",
+            path=path,
+        )
+    return record
+
+
+def held_out_predictions(
+    run_dir: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    which: Literal["best", "last"] = "best",
+    device: str = "cpu",
+    batch_size: int = 4,
+) -> HeldOutPredictions:
+    """Score a stage 2 run's held-out validation patients as its training loop did.
+
+    Loads the checkpoint, cuts the held-out patients' frames (from the frame store the
+    run was trained on) into the run's chunks without augmentation, and takes each
+    patient's mean chunk probability; patients with no chunk get the training
+    prevalence. At the best epoch, the AUC of the result is the ``patient_auc`` of
+    ``metrics.jsonl`` (up to the floating-point effects of another batch size or
+    device).
+
+    Args:
+        run_dir: A run folder of ``train-classification`` (one MRI type).
+        data_dir: The frame store; default: the one recorded in the run's
+            ``config.json``.
+        which: ``"best"`` or ``"last"`` checkpoint.
+        device: Torch device (``"auto"``, ``"cpu"``, ``"cuda"``).
+        batch_size: Chunks per forward pass.
+
+    Returns:
+        The patients, their labels and their probabilities.
+
+    Raises:
+        InputNotFoundError: No run or no frame store there.
+        InvalidInputError: The folder is not a stage 2 run.
+        LabelError: A held-out patient has no label in the store.
+        ConfigurationError: An option is invalid.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    from radiogenomics.data.chunks import ChunkDataset
+    from radiogenomics.data.frame_store import FrameStore
+    from radiogenomics.inference.aggregate import PatientAggregator
+    from radiogenomics.training._common import resolve_amp, resolve_device
+    from radiogenomics.training.classification import load_classification_model
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigurationError(f"batch_size={batch_size!r} must be a whole number, at least 1.")
+    run = Path(run_dir)
+    record = _run_record(run)
+    store = FrameStore(Path(data_dir) if data_dir is not None else Path(record["data_dir"]))
+    target = resolve_device(device)
+    model, info = load_classification_model(run, which=which, device=target)
+    amp = resolve_amp(info.train_config.amp, target)
+    patients = tuple(sorted(str(p) for p in record["val_patients"]))
+    labels = {p: store.label(p) for p in patients}
+    prior = record.get("train_prevalence")
+    if prior is None:
+        train = [store.label(str(p)) for p in record.get("train_patients", [])]
+        prior = float(np.mean(train)) if train else 0.5
+    dataset = ChunkDataset(
+        store.frames_by_series(mri_type=info.mri_type, patients=patients),
+        labels,
+        length=info.sequence_length,
+        stride=info.stride,
+        last=info.last,
+        image_size=info.image_size,
+    )
+    aggregator = PatientAggregator(reduce="mean", fallback="prior", prior=float(prior))
+    model.eval()
+    with torch.no_grad():
+        for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+            frames = batch["frames"].to(target)
+            valid = batch["valid"].to(target)
+            with torch.autocast(target.type, dtype=amp or torch.float32, enabled=amp is not None):
+                logits = model(frames, valid)
+            probabilities = torch.sigmoid(logits.float()).cpu()
+            aggregator.update(batch["patient_id"], batch["mri_type"], probabilities)
+    per_patient = aggregator.aggregate(patients)
+    return HeldOutPredictions(
+        patients=patients,
+        truth=np.array([labels[p] for p in patients], dtype=np.int64),
+        scores=np.array([per_patient[p] for p in patients], dtype=np.float64),
+        mri_type=info.mri_type,
+        epoch=info.epoch,
+    )
