@@ -57,7 +57,7 @@ def test_reference_presets_differ_where_the_writeup_and_code_differ() -> None:
         assert preset.classification_train.backbone == "eca_nfnet_l0"
         assert preset.classification_train.lr == 1e-6
         assert preset.classification_train.sequence_length == 35
-        assert preset.prediction.mask_zoom == preset.classification_prep.zoom == 1.2
+        assert preset.classification_prep.zoom == 1.2
         tta = preset.prediction.tta()
         assert tta is not None
         assert tta.views == (1.2,)
@@ -110,8 +110,8 @@ def test_from_dict_names_a_missing_section() -> None:
 
 
 def test_prediction_settings_validate() -> None:
-    with pytest.raises(ConfigurationError, match="mask_zoom"):
-        PredictionSettings(mask_zoom=0.5)
+    with pytest.raises(ConfigurationError, match="tta_scales"):
+        PredictionSettings(tta_scales=(0.0,))
     with pytest.raises(ConfigurationError, match="batch_size"):
         PredictionSettings(batch_size=0)
 

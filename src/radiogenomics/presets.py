@@ -21,7 +21,7 @@ prediction. :func:`get_preset` returns one by name:
 Both reference presets share the rest: Unet++/DenseNet121 with 2 classes (WT, ET) at
 224 pixels, AdamW lr 1e-4 with a 10-epoch frozen encoder for stage 1, ECA-NFNet-L0 with
 AdamW lr 1e-6 and a 5-epoch frozen backbone for stage 2, 35-frame chunks every 5, masks
-predicted with a 1.2 zoom and chunks predicted zoomed in by 1.2 (the TTA).
+predicted through a 1.2 zoom and chunks predicted zoomed in by 1.2 (the TTA).
 
 Example:
     >>> from radiogenomics.presets import get_preset
@@ -87,10 +87,11 @@ _CLASSIFICATION: dict[str, ClassificationPrepConfig] = {
 class PredictionSettings:
     """How test patients are predicted (both reference presets: the released code).
 
+    The stage 1 masks of test patients are predicted as the classification run's
+    training frames were (its ``classification_prep``: zoom 1.2, threshold 0.5), so
+    they are not settings here.
+
     Attributes:
-        mask_zoom: Zoom of the stage 1 mask prediction about the slice centre (1.2:
-            resize to 268, crop 224, and back).
-        mask_threshold: Mask threshold on the stage 1 probabilities (strictly above).
         tta_scales: Zoom factors of the stage 2 test-time views (``(1.2,)``: one view
             zoomed in by 1.2); empty for no TTA.
         tta_include_identity: Also predict the unzoomed view and average.
@@ -104,8 +105,6 @@ class PredictionSettings:
         ZoomTTA()
     """
 
-    mask_zoom: float = 1.2
-    mask_threshold: float = 0.5
     tta_scales: tuple[float, ...] = (1.2,)
     tta_include_identity: bool = False
     batch_size: int = 4
@@ -113,8 +112,6 @@ class PredictionSettings:
     fallback: float = 0.5
 
     def __post_init__(self) -> None:
-        check_range("mask_zoom", self.mask_zoom, low=1.0)
-        check_range("mask_threshold", self.mask_threshold, low=0.0, high=1.0)
         check_range("fallback", self.fallback, low=0.0, high=1.0)
         for scale in self.tta_scales:
             check_range("tta_scales", scale, low=0.0, low_inclusive=False)

@@ -176,3 +176,37 @@ def test_predict_command_forwards_the_speed_flags(
     assert main([*base, "--amp", "off", "--no-channels-last"]) == 0
     chosen = [(c["amp"], c["channels_last"], c["compile"]) for c in calls]
     assert chosen == [("auto", None, False), ("bf16", True, True), ("off", False, False)]
+
+
+def test_predict_command_takes_its_settings_from_the_preset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radiogenomics.cli import main
+    from radiogenomics.inference import PredictionResult, predict
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_run_prediction(task2_dir: Path, **options: Any) -> PredictionResult:
+        calls.append(options)
+        return PredictionResult(probabilities={"00001": 0.25})
+
+    monkeypatch.setattr(predict, "run_prediction", fake_run_prediction)
+    base = [
+        "predict",
+        "--task2-dir", str(tmp_path),
+        "--segmentation-model", "seg",
+        "--classification-models", "cls",
+        "--out", str(tmp_path / "submission.csv"),
+    ]  # fmt: skip
+    assert main(base) == 0
+    assert main([*base, "--preset", "tiny", "--fallback", "0.3"]) == 0
+    assert main([*base, "--preset", "tiny", "--batch-size", "2", "--no-tta"]) == 0
+    reference, tiny, changed = calls
+    assert (reference["batch_size"], reference["mask_batch_size"], reference["fallback"]) == (
+        4,
+        32,
+        0.5,
+    )
+    assert reference["tta"].views == (1.2,)
+    assert (tiny["batch_size"], tiny["mask_batch_size"], tiny["fallback"]) == (8, 64, 0.3)
+    assert (changed["batch_size"], changed["tta"]) == (2, None)
