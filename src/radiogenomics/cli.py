@@ -68,6 +68,7 @@ _SEGMENTATION_TRAIN_OPTIONS = {
     "device": "device",
 }
 _SEGMENTATION_MODEL_OPTIONS = {"architecture": "architecture", "encoder": "encoder"}
+_PREDICTION_OPTIONS = {"batch_size": "batch_size", "fallback": "fallback"}
 _CLASSIFICATION_TRAIN_OPTIONS = {
     **{
         k: v
@@ -562,7 +563,8 @@ def _add_predict(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
             "were prepared, predict their chunks (with the reference's 1.2 zoom TTA), "
             "average chunks per series and MRI types per patient, and write the Kaggle "
             "submission: one row per patient found, each exactly once (patients with no "
-            "surviving frame get 0.5). Also runs on a single patient folder."
+            "surviving frame get 0.5). Also runs on a single patient folder. TTA, batch "
+            "size and fallback come from --preset unless given."
         ),
     )
     p.add_argument(
@@ -580,22 +582,34 @@ def _add_predict(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _add_device(p)
     _add_batch_size(p, default=4, help="chunks per forward pass")
     p.add_argument("--no-tta", action="store_true", help="predict without the 1.2 zoom")
+    p.add_argument(
+        "--fallback", type=float, help="probability of a patient with no frame (default: 0.5)"
+    )
     _add_inference_speed(p)
     _add_no_progress(p)
+    _add_preset(p)
+    _defaults_from_preset(p, _PREDICTION_OPTIONS)
     p.set_defaults(handler=_run_predict)
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from radiogenomics.inference.predict import REFERENCE_TTA, run_prediction
+    from radiogenomics.inference.predict import run_prediction
     from radiogenomics.inference.submission import write_submission
+    from radiogenomics.presets import get_preset
 
+    changes = _given(args, _PREDICTION_OPTIONS)
+    if args.no_tta:
+        changes["tta_scales"] = ()
+    settings = get_preset(args.preset).replace(prediction=changes).prediction
     result = run_prediction(
         args.task2_dir,
         segmentation_run=args.segmentation_model,
         classification_runs=args.classification_models,
         device=args.device,
-        tta=None if args.no_tta else REFERENCE_TTA,
-        batch_size=args.batch_size,
+        tta=settings.tta(),
+        batch_size=settings.batch_size,
+        mask_batch_size=settings.mask_batch_size,
+        fallback=settings.fallback,
         progress=not args.no_progress,
         amp=args.amp,
         channels_last=args.channels_last,
