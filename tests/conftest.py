@@ -58,11 +58,12 @@ def synthetic_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _write_segmentation_run(folder: Path, *, bias: float = 4.0) -> Path:
+def _write_segmentation_run(folder: Path, *, bias: float | None = 4.0) -> Path:
     """A stage 1 run folder whose model predicts a constant logit (deterministic masks).
 
     After the inverse zoom, the masks are the centre of the slice (the border that the
-    1.2 zoom cut off is background).
+    1.2 zoom cut off is background). ``bias=None`` keeps the random initialisation
+    (seed 0): masks that depend on the image.
     """
     import torch
     from safetensors.torch import save_file
@@ -74,8 +75,9 @@ def _write_segmentation_run(folder: Path, *, bias: float = 4.0) -> Path:
     model = config.create()
     head: Any = cast(Any, model).segmentation_head[0]
     with torch.no_grad():
-        head.weight.zero_()
-        head.bias.fill_(bias)
+        if bias is not None:
+            head.weight.zero_()
+            head.bias.fill_(bias)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
     metadata = {"format": CHECKPOINT_FORMAT, "model_config": config.to_json()}
@@ -107,3 +109,90 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# -- killed runs (fault injection) -----------------------------------------------------
+
+_KILLER = """
+import importlib, io, os, signal, sys
+
+target, when = sys.argv[1], int(sys.argv[2])
+module_name, _, attribute = target.partition(":")
+owner = importlib.import_module(module_name)
+*path, name = attribute.split(".")
+for part in path:
+    owner = getattr(owner, part)
+real = getattr(owner, name)
+calls = [0]
+
+
+def die():
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def wrapper(*args, **kwargs):
+    calls[0] += 1
+    if calls[0] == when:
+        if target == "numpy:save":  # leave half a file behind, as a kill mid-write does
+            buffer = io.BytesIO()
+            real(buffer, *args[1:], **kwargs)
+            with open(args[0], "wb") as handle:
+                handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+        die()
+    return real(*args, **kwargs)
+
+
+setattr(owner, name, wrapper)
+from radiogenomics.cli import main
+
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.fixture(scope="session")
+def run_killed() -> Callable[..., int]:
+    """Run the command line in a subprocess that is killed with SIGKILL part-way.
+
+    ``run_killed(argv, at=("os:replace", 3))`` kills it just before the 3rd call of
+    ``os.replace`` (``"numpy:save"`` first writes half the file);
+    ``run_killed(argv, when=predicate)`` kills it from outside as soon as
+    ``predicate()`` is true (polled every 5 ms). Without either, it runs to the end.
+    Returns the exit status (``-9`` when killed). One thread per process.
+    """
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def run(
+        argv: list[str],
+        *,
+        at: tuple[str, int] | None = None,
+        when: Callable[[], bool] | None = None,
+        timeout: float = 120.0,
+    ) -> int:
+        target, count = at if at is not None else ("os:getpid", 0)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        command = [sys.executable, "-c", _KILLER, target, str(count), *argv]
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + timeout
+        while when is not None and process.poll() is None and time.monotonic() < deadline:
+            if when():
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        try:
+            _, err = process.communicate(timeout=max(deadline - time.monotonic(), 1.0))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
+        if process.returncode not in (0, 1, -signal.SIGKILL):
+            raise AssertionError(f"the command failed ({process.returncode}):\n{err}")
+        return process.returncode
+
+    return run

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import json
 import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +21,12 @@ from radiogenomics.data import (
     prepare_classification,
     series_frames,
 )
-from radiogenomics.errors import ConfigurationError, GeometryError, InvalidInputError
+from radiogenomics.errors import (
+    ConfigurationError,
+    GeometryError,
+    InvalidInputError,
+    StorageError,
+)
 from radiogenomics.io.dicom import read_dicom_series, series_to_nifti
 from radiogenomics.presets import classification_preset, segmentation_preset
 from radiogenomics.slicing import to_uint8
@@ -223,6 +230,148 @@ def test_a_failed_series_is_reported_and_retried(
     assert [o.status for o in report.outcomes] == ["failed"]
     assert {s.mri_type for s in report.failed} == {"T1w"}
     assert {r["mri_type"]: r["status"] for r in _rows(out / "series.csv")}["T2w"] == "ok"
+
+
+def _cli_args(cohort: Path, seg_run: Path, out: Path) -> list[str]:
+    return ["prepare-classification", "--task2-dir", str(cohort / "train"),
+            "--labels", str(cohort / "train_labels.csv"), "--segmentation-model", str(seg_run),
+            "--out", str(out), "--no-progress"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_killed_runs_resume_to_the_uninterrupted_output(
+    prepared: Path, cohort: Path, seg_run: Path, tmp_path: Path, run_killed: Callable[..., int]
+) -> None:
+    from radiogenomics.cli import main
+
+    out = tmp_path / "out"
+    argv = _cli_args(cohort, seg_run, out)
+    first = sorted(p.name for p in (cohort / "train").iterdir())[0]
+    # Killed from outside once the first patient is written; resumed and killed again
+    # while writing the second array of the next patient (half a file left); finished.
+    assert run_killed(argv, when=lambda: (out / first / "series.csv").is_file()) == -9
+    assert (out / first / "series.csv").is_file()
+    assert run_killed(argv, at=("numpy:save", 2)) == -signal.SIGKILL
+    assert any((out / ".partial").iterdir()), "the kill left a half-written patient"
+    assert main(argv) == 0
+    assert _digest(out) == _digest(prepared)
+
+
+@pytest.fixture(scope="module")
+def random_run(
+    make_segmentation_run: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A stage 1 model with random weights: masks that depend on every pixel."""
+    return make_segmentation_run(tmp_path_factory.mktemp("seg-random") / "run", bias=None)
+
+
+@pytest.fixture(scope="module")
+def random_store(cohort: Path, random_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("random-frames") / "out"
+    report = prepare_classification(cohort / "train", out, segmentation_run=random_run)
+    assert report.ok
+    assert len(_rows(out / "manifest.csv")) > 20, "the random model must keep some frames"
+    return out
+
+
+@pytest.mark.slow
+def test_two_runs_and_thread_counts_give_identical_bytes(
+    random_store: Path, cohort: Path, random_run: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    torch.set_num_threads(2)  # the module's fixture restores one thread afterwards
+    try:
+        prepare_classification(cohort / "train", tmp_path / "out", segmentation_run=random_run)
+    finally:
+        torch.set_num_threads(1)
+    assert _digest(tmp_path / "out") == _digest(random_store)
+
+
+@pytest.mark.slow
+def test_two_workers_give_identical_bytes(
+    random_store: Path, cohort: Path, random_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    report = prepare_classification(cohort / "train", out, segmentation_run=random_run, workers=2)
+    assert report.ok
+    assert _digest(out) == _digest(random_store)
+
+
+def test_a_full_disk_stops_the_batch_keeps_finished_patients_and_resumes(
+    prepared: Path, cohort: Path, seg_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    real_save = np.save
+
+    def save(path: object, array: object, *args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] > 4:  # the first patient has 4 series
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_save(path, array, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(np, "save", save)
+    out = tmp_path / "out"
+    patients = sorted(p.name for p in (cohort / "train").iterdir())
+    kwargs = {"labels": cohort / "train_labels.csv", "segmentation_run": seg_run}
+    with pytest.raises(StorageError) as info:
+        prepare_classification(cohort / "train", out, **kwargs)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert info.value.errno == errno.ENOSPC
+    assert f"patient {patients[1]}" in message
+    assert "no space left on device" in message
+    assert "rerun the same command" in message
+    assert calls["n"] == 5, "the batch stops at the first full-disk error"
+    assert sorted(p.name for p in out.iterdir() if p.is_dir() and p.name[0] != ".") == [patients[0]]
+    assert not [p for p in out.rglob("*") if p.is_file() and "/." in str(p)]
+    reference = _digest(prepared)
+    assert {k: v for k, v in _digest(out).items() if k.startswith(patients[0])} == {
+        k: v for k, v in reference.items() if k.startswith(patients[0])
+    }
+    assert {r["patient_id"] for r in _rows(out / "manifest.csv")} == {patients[0]}
+    failures = _rows(out / "failures.csv")
+    assert {f["patient_id"] for f in failures} == {patients[1]}
+    assert all("no space left" in f["error"] for f in failures)
+    monkeypatch.undo()
+    report = prepare_classification(cohort / "train", out, **kwargs)  # type: ignore[arg-type]
+    assert report.ok
+    assert _digest(out) == reference
+
+
+@pytest.mark.parametrize("patient_id", ["..", "../escape", "/tmp/abs", "a/b", "", ".partial",
+                                        "manifest.csv", "a\\b"])  # fmt: skip
+def test_a_patient_identifier_that_leaves_the_store_is_refused(
+    cohort: Path, seg_run: Path, tmp_path: Path, patient_id: str
+) -> None:
+    from radiogenomics.data import prepare_patient
+
+    out = tmp_path / "store" / "out"
+    source = sorted((cohort / "train").iterdir())[0]
+    series = {t: source / t for t in ("FLAIR", "T2w")}
+    config = ClassificationPrepConfig(mri_types=("FLAIR", "T2w"))
+    outcome = prepare_patient(patient_id, series, out, config, predictor=None)
+    assert outcome.status == "failed"
+    assert [s.status for s in outcome.series] == ["failed", "failed"]
+    assert "not a plain folder name" in (outcome.series[0].error or "")
+    assert not (tmp_path / "store").exists(), "nothing may be written anywhere"
+
+
+def test_a_hidden_patient_folder_fails_alone(
+    cohort: Path, seg_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from radiogenomics.cli import main
+
+    patient = tmp_path / ".hidden"
+    shutil.copytree(sorted((cohort / "train").iterdir())[0], patient)
+    out = tmp_path / "out"
+    argv = ["prepare-classification", "--task2-dir", str(patient), "--segmentation-model",
+            str(seg_run), "--out", str(out), "--mri-types", "T2w", "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    assert "FAILED .hidden T2w" in capsys.readouterr().out
+    assert [f["patient_id"] for f in _rows(out / "failures.csv")] == [".hidden"]
+    assert [p.name for p in out.iterdir() if p.is_dir()] == [".partial"] or not any(
+        p.is_dir() for p in out.iterdir()
+    )
 
 
 def test_nifti_volumes_give_the_same_frames(

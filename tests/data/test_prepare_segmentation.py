@@ -7,6 +7,8 @@ import errno
 import hashlib
 import math
 import shutil
+import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +168,71 @@ def test_a_bad_case_fails_alone_and_nothing_half_written_remains(
     report = prepare_segmentation(find_brats_cases(task1), out, config=SMALL)
     assert report.ok
     assert not (out / "failures.csv").exists()
+
+
+def _cli_args(task1: Path, out: Path, *extra: str) -> list[str]:
+    return ["prepare-segmentation", "--task1-dir", str(task1), "--out", str(out),
+            "--size", "32", "--no-progress", *extra]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cli_prepared(synthetic_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted run of the command line (the reference of the kill tests)."""
+    from radiogenomics.cli import main
+
+    out = tmp_path_factory.mktemp("cli-prepared") / "out"
+    assert main(_cli_args(synthetic_cohort, out)) == 0
+    return out
+
+
+# Where a run is killed (the n-th call, one worker, 4 cases). os.replace: 1 commits
+# prepare-config.json, 2-5 commit the cases, 6 the manifest. numpy.save: 6 per case; the
+# killed call leaves half a file.
+KILL_POINTS = [
+    pytest.param([("os:replace", 1)], id="before-config-committed"),
+    pytest.param([("numpy:save", 10)], id="mid-case-3-half-a-file"),
+    pytest.param([("os:replace", 6)], id="before-manifest-committed"),
+    pytest.param([("numpy:save", 4), ("os:replace", 2)], id="killed-twice"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kills", KILL_POINTS)
+def test_a_killed_run_resumes_to_the_uninterrupted_output(
+    cli_prepared: Path,
+    synthetic_cohort: Path,
+    tmp_path: Path,
+    run_killed: Callable[..., int],
+    kills: list[tuple[str, int]],
+) -> None:
+    from radiogenomics.cli import main
+
+    out = tmp_path / "out"
+    argv = _cli_args(synthetic_cohort, out)
+    for kill in kills:
+        assert run_killed(argv, at=kill) == -signal.SIGKILL
+    assert not (out / "manifest.csv").exists()
+    assert main(argv) == 0
+    assert _digest(out) == _digest(cli_prepared)
+    assert not [p for p in out.rglob(".*") if p.is_file()]
+
+
+@pytest.mark.slow
+def test_a_run_killed_from_outside_resumes_to_the_uninterrupted_output(
+    cli_prepared: Path, synthetic_cohort: Path, tmp_path: Path, run_killed: Callable[..., int]
+) -> None:
+    from radiogenomics.cli import main
+
+    out = tmp_path / "out"
+    argv = _cli_args(synthetic_cohort, out)
+
+    def first_case_done() -> bool:
+        return (out / "BraTS2021_00001" / "slices.csv").is_file()
+
+    assert run_killed(argv, when=first_case_done) == -signal.SIGKILL
+    assert not (out / "BraTS2021_00004").exists()
+    assert main(argv) == 0
+    assert _digest(out) == _digest(cli_prepared)
 
 
 def _full_disk_after(
