@@ -84,3 +84,32 @@ def test_errors_name_the_problem(store_dir: Path, tmp_path: Path) -> None:
     (bad / "series.csv").write_text("patient_id,mri_type\n00000,FLAIR\n")
     with pytest.raises(CorruptFileError, match="n_kept"):
         FrameStore(bad)
+
+
+def test_an_object_array_is_refused_without_unpickling(store_dir: Path, tmp_path: Path) -> None:
+    """np.load(allow_pickle=False): a .npy of pickled objects is never unpickled."""
+    import shutil
+
+    store_copy = tmp_path / "store"
+    shutil.copytree(store_dir, store_copy)
+    store = FrameStore(store_copy)
+    key = store.series_keys(mri_type="FLAIR")[0]
+    marker = tmp_path / "pwned"
+    payload = np.array([_Payload(f"touch {marker}")] * 3, dtype=object)
+    np.save(store.frame_path(key), payload, allow_pickle=True)
+    with pytest.raises(CorruptFileError, match="Python objects") as info:
+        store.frames(key)
+    assert info.value.path == store.frame_path(key)
+    assert not marker.exists()
+
+
+class _Payload:
+    """Pickles to a call of ``os.system``."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.system, (self.command,))

@@ -10,6 +10,7 @@ import shutil
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -372,6 +373,98 @@ def test_a_hidden_patient_folder_fails_alone(
     assert [p.name for p in out.iterdir() if p.is_dir()] == [".partial"] or not any(
         p.is_dir() for p in out.iterdir()
     )
+
+
+def _edit_dicom(path: Path, change: Callable[[Any], None]) -> None:
+    import pydicom
+
+    ds = pydicom.dcmread(path)
+    change(ds)
+    ds.save_as(path)
+
+
+def _damage_series(folder: Path, kind: str) -> None:
+    """Damage one series folder (or replace it by a NIfTI file) as real data goes wrong."""
+    import nibabel as nib
+
+    files = sorted(folder.iterdir())
+    if kind == "non-dicom-file":
+        (folder / "notes.txt").write_text("not a DICOM file")
+    elif kind == "missing-geometry":
+        _edit_dicom(files[2], lambda ds: delattr(ds, "ImagePositionPatient"))
+    elif kind == "duplicate-position":
+        import pydicom
+
+        position = pydicom.dcmread(files[1]).ImagePositionPatient
+        _edit_dicom(files[4], lambda ds: setattr(ds, "ImagePositionPatient", position))
+    elif kind == "mixed-sizes":
+        _edit_dicom(files[3], lambda ds: setattr(ds, "Columns", ds.Columns // 2))
+    elif kind == "empty-series":
+        for path in files:
+            path.unlink()
+    elif kind == "truncated-file":
+        files[5].write_bytes(files[5].read_bytes()[:300])
+    elif kind == "nan-nifti":
+        shutil.rmtree(folder)
+        volume = np.ones((SIZE, SIZE, 10), np.float32)
+        volume[1, 1, 1] = np.nan
+        nib.save(nib.Nifti1Image(volume, np.eye(4)), str(folder.parent / f"{folder.name}.nii.gz"))
+    elif kind == "missing-series":
+        shutil.rmtree(folder)
+    else:  # pragma: no cover
+        raise AssertionError(kind)
+
+
+BAD_SERIES = {
+    "non-dicom-file": ("10001", "FLAIR", "notes.txt", "not a DICOM file"),
+    "missing-geometry": ("10002", "T1w", ".dcm", "ImagePositionPatient is missing"),
+    "duplicate-position": ("10003", "T1wCE", "T1wCE", "share a position"),
+    "mixed-sizes": ("10004", "T2w", ".dcm", "Rows x Columns"),
+    "empty-series": ("10005", "FLAIR", "FLAIR", "holds no files"),
+    "truncated-file": ("10006", "T1w", "Image-", "it is truncated"),
+    "nan-nifti": ("10007", "T2w", "T2w.nii.gz", "1 NaN, 0 infinite"),
+    "missing-series": ("10008", "T1wCE", "", "no T1wCE series"),
+}
+"""Each damage -> patient, series, what the error names, a piece of its message."""
+
+
+def test_bad_series_fail_alone_and_valid_series_are_unchanged(
+    prepared: Path, cohort: Path, seg_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from radiogenomics.cli import main
+
+    split = tmp_path / "train"
+    good = sorted(p.name for p in (cohort / "train").iterdir())[0]
+    shutil.copytree(cohort / "train" / good, split / good)
+    for kind, (patient, mri_type, _, _) in BAD_SERIES.items():
+        shutil.copytree(cohort / "train" / good, split / patient)
+        _damage_series(split / patient / mri_type, kind)
+    blank = split / "10009" / "T2w"  # a blank series is valid: it keeps no frame
+    shutil.copytree(cohort / "train" / good, split / "10009")
+    write_dicom_series(np.zeros((10, SIZE, SIZE), np.float32), np.eye(4), blank.with_name("x"))
+    shutil.rmtree(blank)
+    blank.with_name("x").rename(blank)
+    out = tmp_path / "out"
+    argv = ["prepare-classification", "--task2-dir", str(split), "--segmentation-model",
+            str(seg_run), "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.out + printed.err
+    failures = {(f["patient_id"], f["mri_type"]): f["error"] for f in _rows(out / "failures.csv")}
+    assert set(failures) == {(p, t) for p, t, _, _ in BAD_SERIES.values()}
+    for patient, mri_type, named, reason in BAD_SERIES.values():
+        error = failures[(patient, mri_type)]
+        assert named in error, error
+        assert reason in error, error
+    status = {(r["patient_id"], r["mri_type"]): r["status"] for r in _rows(out / "series.csv")}
+    assert status[("10009", "T2w")] == "no-frames"
+    for patient, mri_type, _, _ in BAD_SERIES.values():
+        others = {t: s for (p, t), s in status.items() if p == patient and t != mri_type}
+        assert set(others.values()) == {"ok"}, (patient, others)
+    # The valid patient is stored exactly as in a clean run.
+    assert {k: v for k, v in _digest(out).items() if k.startswith(good)} == {
+        k: v for k, v in _digest(prepared).items() if k.startswith(good)
+    }
 
 
 def test_nifti_volumes_give_the_same_frames(

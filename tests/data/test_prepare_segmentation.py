@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import errno
 import hashlib
 import math
@@ -22,8 +23,13 @@ from radiogenomics.data import (
     prepare_segmentation,
     read_manifest,
 )
-from radiogenomics.errors import ConfigurationError, StorageError
-from radiogenomics.io import find_brats_cases
+from radiogenomics.errors import (
+    ConfigurationError,
+    CorruptFileError,
+    InputNotFoundError,
+    StorageError,
+)
+from radiogenomics.io import BratsCase, find_brats_cases
 from radiogenomics.presets import segmentation_preset
 
 SMALL = SegmentationPrepConfig(size=32)
@@ -365,6 +371,152 @@ def test_the_cli_reports_a_full_disk_and_exits_1(
     assert "Traceback" not in err
     monkeypatch.undo()
     assert main(argv) == 0
+
+
+def _damage(case: BratsCase, kind: str) -> None:
+    """Damage one written case in one of the ways a real download or export goes wrong."""
+    import nibabel as nib
+
+    flair = case.images["flair"]
+    image = nib.load(str(flair))
+    affine, shape = image.affine, image.shape
+    if kind == "truncated":
+        flair.write_bytes(flair.read_bytes()[:200])
+    elif kind == "not-nifti":
+        flair.write_bytes(np.random.default_rng(0).bytes(4000))
+    elif kind == "two-dimensional":
+        nib.save(nib.Nifti1Image(np.ones(shape[:2], np.int16), affine), str(flair))
+    elif kind == "other-shape":
+        nib.save(nib.Nifti1Image(np.ones((8, 8, 8), np.int16), affine), str(case.images["t2"]))
+    elif kind == "other-affine":
+        moved = affine.copy()
+        moved[0, 3] += 5.0
+        data = np.asarray(nib.load(str(case.images["t1"])).dataobj)
+        nib.save(nib.Nifti1Image(data, moved), str(case.images["t1"]))
+    elif kind == "nan-voxels":
+        data = np.asarray(image.dataobj).astype(np.float32)
+        data[shape[0] // 2, :3, 0] = np.nan
+        nib.save(nib.Nifti1Image(data, affine), str(flair))
+    elif kind == "all-zero-modality":
+        nib.save(nib.Nifti1Image(np.zeros(shape, np.int16), affine), str(case.images["t1ce"]))
+    elif kind == "unknown-label":
+        assert case.label is not None
+        labels = np.asarray(nib.load(str(case.label)).dataobj).copy()
+        labels[0, 0, 0] = 9
+        nib.save(nib.Nifti1Image(labels, affine), str(case.label))
+    elif kind == "missing-modality":
+        case.images["t2"].unlink()
+    else:  # pragma: no cover
+        raise AssertionError(kind)
+
+
+BAD_CASES = {
+    "truncated": ("BraTS2021_00101_flair.nii.gz", "truncated or not NIfTI"),
+    "not-nifti": ("BraTS2021_00102_flair.nii.gz", "truncated or not NIfTI"),
+    "two-dimensional": ("BraTS2021_00103_flair.nii.gz", "expected a 3D volume"),
+    "other-shape": ("BraTS2021_00104_t2.nii.gz", "differs from"),
+    "other-affine": ("BraTS2021_00105_t1.nii.gz", "affine differs"),
+    "nan-voxels": ("BraTS2021_00106_flair.nii.gz", "3 NaN, 0 infinite"),
+    "all-zero-modality": ("BraTS2021_00107_t1ce.nii.gz", "is 0: the image is blank"),
+    "unknown-label": ("BraTS2021_00108_seg.nii.gz", "unexpected label values [9]"),
+    "missing-modality": ("BraTS2021_00109_t2.nii.gz", "missing modalities ['t2']"),
+}
+"""Each damage -> the file the error must name and a piece of its message."""
+
+
+def test_bad_inputs_fail_alone_and_valid_cases_are_unchanged(
+    prepared: Path, synthetic_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from radiogenomics.cli import main
+    from radiogenomics.testing import make_brats_case
+
+    task1 = tmp_path / "task1"
+    for case in ("BraTS2021_00001", "BraTS2021_00002"):
+        shutil.copytree(synthetic_cohort / case, task1 / case)
+    for number, kind in enumerate(BAD_CASES, start=101):
+        case_id = f"BraTS2021_{number:05d}"
+        _damage(
+            make_brats_case(seed=number, shape=(24, 24, 16), case_id=case_id).write(task1), kind
+        )
+    out = tmp_path / "out"
+    argv = ["prepare-segmentation", "--task1-dir", str(task1), "--out", str(out), "--size", "32",
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.out + printed.err
+    with (out / "failures.csv").open() as handle:
+        failures = {f["case_id"]: f["error"] for f in csv.DictReader(handle)}
+    assert len(failures) == len(BAD_CASES)
+    for number, (name, reason) in enumerate(BAD_CASES.values(), start=101):
+        error = failures[f"BraTS2021_{number:05d}"]
+        assert name in error, error
+        assert reason in error, error
+        assert f"FAILED BraTS2021_{number:05d}" in printed.out
+    # The valid cases are prepared exactly as in a clean run, and nothing else is.
+    good = {k: v for k, v in _digest(out).items() if k.startswith("BraTS2021_0000")}
+    reference = _digest(prepared)
+    assert good == {
+        k: v for k, v in reference.items() if k[:15] in {"BraTS2021_00001", "BraTS2021_00002"}
+    }
+    assert {r["patient_id"] for r in read_manifest(out / "manifest.csv")} == {
+        "BraTS2021_00001",
+        "BraTS2021_00002",
+    }
+    assert not [p for p in out.iterdir() if p.name.startswith("BraTS2021_001")]
+
+
+@pytest.mark.parametrize(
+    "case_id", ["..", "../escape", "<absolute>", "a/b", "", ".partial", "manifest.csv"]
+)
+def test_a_case_identifier_that_leaves_the_output_folder_fails_alone(
+    prepared: Path, synthetic_cohort: Path, tmp_path: Path, case_id: str
+) -> None:
+    absolute = tmp_path / "absolute"
+    case_id = case_id.replace("<absolute>", str(absolute))
+    good = find_brats_cases(synthetic_cohort)[0]
+    bad = dataclasses.replace(good, case_id=case_id)
+    out = tmp_path / "inside" / "out"
+    report = prepare_segmentation([bad, good], out, config=SMALL)
+    assert [(o.case_id, o.status) for o in report.outcomes] == sorted(
+        [(case_id, "failed"), (good.case_id, "written")]
+    )
+    assert "not a plain folder name" in (report.failed[0].error or "")
+    assert sorted(p.name for p in (tmp_path / "inside").iterdir()) == ["out"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        good.case_id,
+        "failures.csv",
+        "manifest.csv",
+        "prepare-config.json",
+    ]
+    assert not absolute.exists()
+
+
+@pytest.mark.parametrize("damage", ["object-array", "missing-file", "outside", "bad-row"])
+def test_damaged_prepared_files_raise_library_errors(
+    prepared: Path, tmp_path: Path, damage: str
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(prepared, out)
+    rows = read_manifest(out / "manifest.csv")
+    name = rows[0]["image_file"]
+    if damage == "object-array":  # a pickle inside: refused, never unpickled
+        np.save(out / name, np.array([object()] * 3, dtype=object), allow_pickle=True)
+        error, match = CorruptFileError, "Python objects"
+    elif damage == "missing-file":
+        (out / name).unlink()
+        error, match = InputNotFoundError, "listed in manifest.csv is missing"
+    else:
+        rows[0] = {**rows[0], **({"image_file": "../../x.npy"} if damage == "outside" else {})}
+        if damage == "bad-row":
+            rows[0]["row"] = "9999"
+        with (out / "manifest.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        error = CorruptFileError
+        match = "outside the prepared folder" if damage == "outside" else "holds \\d+ slices"
+    with pytest.raises(error, match=match):
+        PreparedSlices(out)[0]
 
 
 def test_leakage_guard_removes_task2_patients(synthetic_cohort: Path, tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -344,6 +346,98 @@ def test_duplicate_positions_raise_geometry_error_naming_folder(tmp_path: Path) 
     with pytest.raises(GeometryError, match="share a position") as info:
         read_dicom_series(tmp_path / "s")
     assert info.value.path == tmp_path / "s"
+
+
+def test_an_empty_file_and_a_file_without_pixels_are_corrupt(tmp_path: Path) -> None:
+    _, _, files = write_series(tmp_path / "s")
+    files[0].write_bytes(b"")
+    with pytest.raises(CorruptFileError) as info:
+        read_dicom_series(tmp_path / "s")
+    assert info.value.path == files[0]
+    shutil.rmtree(tmp_path / "s")
+    _, _, files = write_series(tmp_path / "s")
+    edit(files[1], lambda ds: delattr(ds, "PixelData"))
+    with pytest.raises(CorruptFileError, match="no Pixel Data") as info:
+        read_dicom_series(tmp_path / "s")
+    assert info.value.path == files[1]
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda ds: setattr(ds, "Rows", 0), "Rows/Columns"),
+        (lambda ds: delattr(ds, "Columns"), "Rows/Columns"),
+        (lambda ds: ds.add_new(0x00281053, "LO", "abc"), "RescaleSlope = 'abc'"),
+        (lambda ds: setattr(ds, "PixelSpacing", [0, 1]), "must be positive"),
+        (lambda ds: setattr(ds, "ImageOrientationPatient", [1, 0, 0, 1, 0, 0]), "parallel"),
+    ],
+    ids=["zero-rows", "no-columns", "text-slope", "zero-spacing", "parallel-directions"],
+)
+def test_damaged_tags_raise_library_errors_naming_the_file(
+    tmp_path: Path, change: Callable[[pydicom.Dataset], None], match: str
+) -> None:
+    _, _, files = write_series(tmp_path / "s")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about the values written here
+        edit(files[2], change)
+    with pytest.raises(InvalidInputError, match=match) as info:
+        read_dicom_series(tmp_path / "s")
+    assert info.value.path == files[2]
+
+
+@pytest.mark.parametrize(
+    ("vr", "raised"),
+    [(b"QQ", "NotImplementedError"), (b"FL", "BytesLengthException")],
+    ids=["unknown-vr", "odd-length-float"],
+)
+def test_a_damaged_element_is_corrupt_not_a_pydicom_error(
+    tmp_path: Path, vr: bytes, raised: str
+) -> None:
+    """pydicom parses elements lazily and raises its own types; they become library errors."""
+    _, _, files = write_series(tmp_path / "s")
+    data = bytearray(files[0].read_bytes())
+    at = data.index(b"\x20\x00\x32\x00DS")  # ImagePositionPatient, explicit VR DS
+    data[at + 4 : at + 6] = vr
+    files[0].write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match=f"ImagePositionPatient .*{raised}") as info:
+        read_dicom_series(tmp_path / "s")
+    assert info.value.path == files[0]
+
+
+@pytest.fixture(scope="module")
+def small_series(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("fuzz") / "series"
+    write_series(folder, shape=(3, 4, 4))
+    return folder
+
+
+@settings(max_examples=40)
+@given(
+    cut=st.one_of(st.none(), st.integers(min_value=0, max_value=1200)),
+    flips=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=1200), st.integers(1, 255)), max_size=3
+    ),
+)
+def test_property_a_damaged_file_raises_only_library_errors(
+    small_series: Path, cut: int | None, flips: list[tuple[int, int]]
+) -> None:
+    """Truncated or bit-flipped files give a RadiogenomicsError, never a raw traceback."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "series"
+        shutil.copytree(small_series, folder)
+        target = sorted(folder.iterdir())[1]
+        data = bytearray(target.read_bytes())
+        for position, mask in flips:
+            data[position % len(data)] ^= mask
+        target.write_bytes(bytes(data if cut is None else data[:cut]))
+        problem: RadiogenomicsError | None = None
+        try:
+            series = read_dicom_series(folder)
+        except RadiogenomicsError as error:
+            problem = error
+        else:
+            assert series.pixels.shape[1:] == (4, 4)
+        assert problem is None or problem.path is not None
 
 
 def test_missing_slice_raises_unless_tolerance_is_raised(tmp_path: Path) -> None:

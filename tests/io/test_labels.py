@@ -111,6 +111,42 @@ def test_read_labels_errors_name_the_line(tmp_path: Path, rows: str, match: str)
     assert info.value.path == path
 
 
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (b"BraTS21ID,MGMT_value\n\xff\xfe6,1\n", "not UTF-8 text"),
+        (b"BraTS21ID,MGMT_value\n6," + b"1" * 200_000 + b"\n", "not valid CSV"),
+        ("BraTS21ID,MGMT_value\n\u0666,1\n".encode(), "not a number of at most 5 digits"),
+    ],
+    ids=["latin-1-bytes", "field-too-large", "arabic-digit"],
+)
+def test_read_labels_rejects_what_is_not_a_label_csv(
+    tmp_path: Path, data: bytes, match: str
+) -> None:
+    path = tmp_path / "train_labels.csv"
+    path.write_bytes(data)
+    with pytest.raises(LabelError, match=match) as info:
+        read_labels(path)
+    assert info.value.path == path
+
+
+@given(text=st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
+def test_property_any_text_gives_labels_or_a_label_error(text: str) -> None:
+    """Whatever follows the header, read_labels returns 0/1 labels or raises LabelError."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "labels.csv"
+        path.write_text("BraTS21ID,MGMT_value\n" + text, encoding="utf-8")
+        try:
+            labels = read_labels(path)
+        except LabelError as error:
+            assert error.path == path  # noqa: PT017
+        else:
+            assert all(len(k) == 5 and k.isascii() for k in labels)
+            assert set(labels.values()) <= {0, 1}
+
+
 def test_line_numbers_count_blank_lines(tmp_path: Path) -> None:
     # The csv reader skips blank lines; the message must still name the file's line.
     path = write_csv(tmp_path, "BraTS21ID,MGMT_value\n6,1\n\n\n7,x\n")

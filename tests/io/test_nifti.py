@@ -10,6 +10,8 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from radiogenomics.errors import (
     CorruptFileError,
@@ -17,6 +19,7 @@ from radiogenomics.errors import (
     InputNotFoundError,
     InvalidInputError,
     LabelError,
+    RadiogenomicsError,
 )
 from radiogenomics.io import MODALITIES, NAMING, BratsCase, find_brats_cases, load_case, read_nifti
 from radiogenomics.testing import make_brats_case, write_brats_cohort
@@ -232,7 +235,8 @@ def test_mismatched_affine_names_the_file(case: BratsCase) -> None:
 def test_affines_within_tolerance_are_equal(case: BratsCase) -> None:
     affine = affine_of(case)
     affine[0, 3] += 1e-4
-    save(case.images["t2"], np.zeros(SHAPE, np.int16), affine)
+    data = np.asarray(nib.load(str(case.images["t2"])).dataobj)
+    save(case.images["t2"], data, affine)
     assert load_case(case).shape == SHAPE
 
 
@@ -291,10 +295,93 @@ def test_nan_voxels_are_rejected(case: BratsCase) -> None:
     volume = np.ones(SHAPE, np.float32)
     volume[1, 2, 3] = np.nan
     volume[2, 2, 3] = np.inf
+    volume[3, 2, 3] = -np.inf
     save(case.images["t2"], volume, affine_of(case))
-    with pytest.raises(InvalidInputError, match="holds 2 NaN or infinite voxels") as info:
+    with pytest.raises(InvalidInputError, match=r"1 NaN, 2 infinite, of 1440") as info:
         load_case(case)
     assert info.value.path == case.images["t2"]
+    assert "not replaced" in str(info.value)
+
+
+def test_a_two_dimensional_volume_is_a_geometry_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.nii.gz"
+    save(path, np.ones((4, 5), np.int16), np.eye(4))
+    with pytest.raises(GeometryError, match=r"expected a 3D volume; got shape \(4, 5\)"):
+        read_nifti(path)
+
+
+@pytest.mark.parametrize("value", [0, 7])
+def test_a_blank_modality_is_rejected_naming_the_file(case: BratsCase, value: int) -> None:
+    save(case.images["t1ce"], np.full(SHAPE, value, np.int16), affine_of(case))
+    with pytest.raises(InvalidInputError, match=f"every voxel .* is {value}") as info:
+        load_case(case)
+    assert info.value.path == case.images["t1ce"]
+    assert info.value.patient_id == "BraTS2021_00007"
+
+
+def test_an_all_zero_label_map_is_a_case_without_tumor(case: BratsCase) -> None:
+    assert case.label is not None
+    save(case.label, np.zeros(SHAPE, np.uint8), affine_of(case))
+    loaded = load_case(case)
+    assert loaded.label_map is not None
+    assert not loaded.label_map.any()
+
+
+def test_a_non_finite_affine_is_a_geometry_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.nii"
+    image = nib.Nifti1Image(np.ones((4, 4, 4), np.int16), np.eye(4))
+    image.set_qform(None, code=0)
+    image.set_sform(np.eye(4), code=1)
+    nib.save(image, str(path))
+    data = bytearray(path.read_bytes())
+    data[280:284] = np.float32(np.nan).tobytes()  # srow_x[0] of the NIfTI-1 header
+    path.write_bytes(bytes(data))
+    with pytest.raises(GeometryError, match="affine holds NaN or infinite values") as info:
+        read_nifti(path)
+    assert info.value.path == path
+
+
+@pytest.fixture(scope="module")
+def small_volume(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The bytes of one small volume, as .nii and as .nii.gz."""
+    folder = tmp_path_factory.mktemp("nifti-fuzz")
+    volume = np.random.default_rng(0).integers(0, 500, (6, 5, 4)).astype(np.int16)
+    files = {}
+    for suffix in (".nii", ".nii.gz"):
+        save(folder / f"x{suffix}", volume, np.diag([1.0, 1.2, 2.0, 1.0]))
+        files[suffix] = (folder / f"x{suffix}").read_bytes()
+    return files
+
+
+@settings(max_examples=60)
+@given(
+    suffix=st.sampled_from([".nii", ".nii.gz"]),
+    cut=st.one_of(st.none(), st.integers(min_value=0, max_value=600)),
+    flips=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=600), st.integers(1, 255)), max_size=3
+    ),
+)
+def test_property_a_damaged_file_raises_only_library_errors(
+    small_volume: dict[str, bytes], suffix: str, cut: int | None, flips: list[tuple[int, int]]
+) -> None:
+    """Truncated or bit-flipped files give a RadiogenomicsError, never a raw traceback."""
+    import tempfile
+
+    data = bytearray(small_volume[suffix])
+    for position, mask in flips:
+        data[position % len(data)] ^= mask
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"x{suffix}"
+        path.write_bytes(bytes(data if cut is None else data[:cut]))
+        problem: RadiogenomicsError | None = None
+        try:
+            volume, affine = read_nifti(path)
+        except RadiogenomicsError as error:
+            problem = error
+        else:
+            assert volume.ndim == 3
+            assert np.isfinite(affine).all()
+        assert problem is None or problem.path == path
 
 
 def test_complex_voxels_are_rejected(tmp_path: Path) -> None:

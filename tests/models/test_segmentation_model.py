@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from radiogenomics.errors import ConfigurationError, CorruptFileError, InputNotFoundError
 from radiogenomics.models import (
+    CHECKPOINT_FORMAT,
     SegmentationModelConfig,
     create_segmentation_model,
+    load_segmentation_model,
     load_state_dict_file,
     load_weights,
 )
@@ -115,3 +119,152 @@ def test_config_round_trip_and_validation() -> None:
         SegmentationModelConfig.from_dict({"arch": "Unet"})
     model = config.create()
     assert model.segmentation_head[0].out_channels == 2
+
+
+# -- checkpoints of another model ---------------------------------------------------------
+
+
+def _checkpoint(folder: Path, config: SegmentationModelConfig, **metadata: str) -> Path:
+    """A radiogenomics checkpoint (weights + recorded settings) of ``config``."""
+    torch.manual_seed(0)
+    model = config.create()
+    path = folder / "best.safetensors"
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    recorded = {"format": CHECKPOINT_FORMAT, "model_config": config.to_json(), **metadata}
+    save_file(tensors, str(path), metadata=recorded)
+    return path
+
+
+@pytest.fixture(scope="module")
+def unet_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = SegmentationModelConfig(architecture="Unet", encoder=TINY, image_size=32)
+    return _checkpoint(tmp_path_factory.mktemp("unet"), config)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"architecture": "UnetPlusPlus"}, "architecture: checkpoint 'Unet', model 'UnetPlusPlus'"),
+        ({"encoder": "tu-resnet10t"}, "encoder: checkpoint 'tu-test_resnet', model 'tu-resnet10t'"),
+        ({"classes": 3}, "classes: checkpoint 2, model 3"),
+        ({"in_channels": 1}, "in_channels: checkpoint 3, model 1"),
+    ],
+    ids=["architecture", "encoder", "classes", "in-channels"],
+)
+def test_a_checkpoint_of_another_model_is_refused_naming_the_field(
+    unet_checkpoint: Path, change: dict[str, object], named: str
+) -> None:
+    settings = {"architecture": "Unet", "encoder": TINY, **change}
+    with pytest.raises(ConfigurationError) as info:
+        create_segmentation_model(weights=unet_checkpoint, **settings)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert named in message
+    assert str(unet_checkpoint) in message
+    assert "load_segmentation_model" in message
+
+
+def test_weights_that_contradict_their_recorded_settings_are_refused(tmp_path: Path) -> None:
+    """A checkpoint claiming Unet but holding FPN weights: the tensors are compared too."""
+    fpn = SegmentationModelConfig(architecture="FPN", encoder=TINY, image_size=32)
+    path = _checkpoint(tmp_path, fpn)
+    unet = SegmentationModelConfig(architecture="Unet", encoder=TINY, image_size=32)
+    forged = tmp_path / "forged.safetensors"
+    save_file(
+        load_file(str(path)),
+        str(forged),
+        metadata={"format": CHECKPOINT_FORMAT, "model_config": unet.to_json()},
+    )
+    with pytest.raises(ConfigurationError, match=r"weights do not fit this model \(\d+ missing"):
+        load_segmentation_model(forged)
+
+
+@pytest.mark.parametrize(
+    ("model_config", "match"),
+    [(None, "no model_config entry"), ("{not json", "JSONDecodeError"), ("[1, 2]", "JSON object")],
+    ids=["missing", "not-json", "not-an-object"],
+)
+def test_unreadable_recorded_settings_are_a_corrupt_file(
+    tmp_path: Path, model_config: str | None, match: str
+) -> None:
+    config = SegmentationModelConfig(architecture="Unet", encoder=TINY, image_size=32)
+    path = _checkpoint(tmp_path, config)
+    metadata = {"format": CHECKPOINT_FORMAT}
+    if model_config is not None:
+        metadata["model_config"] = model_config
+    save_file(load_file(str(path)), str(path), metadata=metadata)
+    with pytest.raises(CorruptFileError, match=match) as info:
+        load_segmentation_model(path)
+    assert info.value.path == path
+    with pytest.raises(CorruptFileError, match=match):
+        load_weights(config.create(), path, config=config)
+
+
+# -- loading never executes code ------------------------------------------------------------
+
+
+class _Payload:
+    """Pickles to a call of ``os.system``: what a malicious checkpoint holds."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.system, (self.command,))
+
+
+@pytest.mark.parametrize("option", ["weights", "encoder_weights"])
+def test_a_malicious_pickle_is_refused_without_running_it(tmp_path: Path, option: str) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "model.pth"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "x": _Payload(f"touch {marker}")}, path)
+    with pytest.raises(CorruptFileError) as info:
+        create_segmentation_model(architecture="Unet", encoder=TINY, **{option: path})
+    assert not marker.exists(), "loading the file ran the code it carries"
+    message = str(info.value)
+    assert message.startswith(f"[file {path}] refused")
+    assert "system" in message
+    assert "weights_only=False" not in message  # never advise the unsafe way
+
+
+_SRC = Path(__file__).resolve().parents[2] / "src" / "radiogenomics"
+
+# Calls that can execute code stored in a file, and the keyword that makes each one safe.
+_UNSAFE = {
+    ("torch", "load"): ("weights_only", True),
+    ("np", "load"): ("allow_pickle", False),
+    ("numpy", "load"): ("allow_pickle", False),
+    ("pickle", "load"): None,
+    ("pickle", "loads"): None,
+    ("pickle", "Unpickler"): None,
+    ("joblib", "load"): None,
+    ("dill", "load"): None,
+    ("marshal", "loads"): None,
+    ("shelve", "open"): None,
+    ("yaml", "load"): None,
+    ("jit", "load"): None,
+}
+
+
+def test_the_library_never_loads_files_in_a_way_that_runs_code() -> None:
+    """Every torch.load has weights_only=True, every np.load allow_pickle=False; no pickle."""
+    import ast
+
+    found: list[str] = []
+    checked = 0
+    for path in sorted(_SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value
+            name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+            key = (name, node.func.attr)
+            if key not in _UNSAFE:
+                continue
+            checked += 1
+            safe = _UNSAFE[key]
+            keywords = {k.arg: k.value for k in node.keywords}
+            value = keywords.get(safe[0]) if safe is not None else None
+            if safe is None or not (isinstance(value, ast.Constant) and value.value is safe[1]):
+                found.append(f"{path.relative_to(_SRC)}:{node.lineno} {name}.{key[1]}")
+    assert not found, f"loading that can execute code: {found}"
+    assert checked >= 4, "the scan found none of the library's loaders"

@@ -263,6 +263,25 @@ def _directions(
     return row / row_norm, col / col_norm, normal / normal_norm
 
 
+def _element(
+    ds: Dataset, keyword: str, default: Any = None, *, path: Path, patient_id: str | None
+) -> Any:
+    """``ds.get(keyword, default)``, a damaged element raising :class:`CorruptFileError`.
+
+    pydicom parses elements when they are first read, so a damaged one (an unknown VR,
+    a value of the wrong length) raises there, with one of many exception types.
+    """
+    try:
+        return ds.get(keyword, default)
+    except Exception as error:
+        raise CorruptFileError(
+            f"cannot parse the DICOM tag {keyword} ({type(error).__name__}: {error}); the "
+            "file is damaged. Re-export or re-download the series.",
+            path=path,
+            patient_id=patient_id,
+        ) from error
+
+
 def _float_tag(
     ds: Dataset,
     keyword: str,
@@ -271,7 +290,7 @@ def _float_tag(
     path: Path,
     patient_id: str | None,
 ) -> npt.NDArray[np.float64]:
-    value = ds.get(keyword)
+    value = _element(ds, keyword, path=path, patient_id=patient_id)
     if value is None or (isinstance(value, (str, bytes)) and not value):
         raise GeometryError(
             f"the geometry tag {keyword} is missing; every slice of a series needs "
@@ -318,9 +337,17 @@ def _read_header(path: Path, *, patient_id: str | None) -> tuple[Dataset, _Slice
             path=path,
             patient_id=patient_id,
         ) from error
+    except Exception as error:  # pydicom raises many other types on damaged files
+        raise CorruptFileError(
+            f"cannot read the DICOM file ({type(error).__name__}: {error}); it is damaged "
+            "or unreadable.",
+            path=path,
+            patient_id=patient_id,
+        ) from error
     if "PixelData" not in ds:
         raise CorruptFileError(
-            "the DICOM file has no Pixel Data; a series folder must hold only image files.",
+            "the DICOM file has no Pixel Data: it is truncated, or it is not an image (a "
+            "series folder must hold only the image files of one series).",
             path=path,
             patient_id=patient_id,
         )
@@ -335,12 +362,20 @@ def _read_header(path: Path, *, patient_id: str | None) -> tuple[Dataset, _Slice
         )
     _directions(orientation, path=path, patient_id=patient_id)
     try:
-        rows, columns = int(ds.Rows), int(ds.Columns)
-    except (AttributeError, TypeError, ValueError):
+        rows = int(_element(ds, "Rows", path=path, patient_id=patient_id))
+        columns = int(_element(ds, "Columns", path=path, patient_id=patient_id))
+    except (TypeError, ValueError):
+        rows = columns = 0
+    if rows < 1 or columns < 1:
         raise CorruptFileError(
-            "the DICOM file lacks valid Rows/Columns tags.", path=path, patient_id=patient_id
-        ) from None
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+            "the DICOM file lacks valid Rows/Columns tags (positive whole numbers).",
+            path=path,
+            patient_id=patient_id,
+        )
+    photometric = _element(
+        ds, "PhotometricInterpretation", "MONOCHROME2", path=path, patient_id=patient_id
+    )
+    photometric = str(photometric).strip().upper()
     header = _SliceHeader(path, orientation, spacing, position, rows, columns, photometric)
     return ds, header
 
@@ -377,7 +412,11 @@ def _decode(ds: Dataset, header: _SliceHeader, *, patient_id: str | None) -> npt
     """The rescaled (modality LUT) pixels of one slice, of shape (R, C), float64."""
     path = header.path
     file_meta = getattr(ds, "file_meta", None)
-    uid_value = getattr(file_meta, "TransferSyntaxUID", None)
+    uid_value = (
+        None
+        if file_meta is None
+        else _element(file_meta, "TransferSyntaxUID", path=path, patient_id=patient_id)
+    )
     compressed = False
     uid, name = "", "unknown"
     if uid_value is not None:
@@ -402,9 +441,10 @@ def _decode(ds: Dataset, header: _SliceHeader, *, patient_id: str | None) -> npt
             path=path,
             patient_id=patient_id,
         ) from error
-    except (ValueError, AttributeError, TypeError, KeyError) as error:
+    except Exception as error:  # damaged pixel data: pydicom and numpy raise many types
         raise CorruptFileError(
-            f"cannot decode the pixel data (transfer syntax {name}): {error}",
+            f"cannot decode the pixel data (transfer syntax {name}): "
+            f"{type(error).__name__}: {error}",
             path=path,
             patient_id=patient_id,
         ) from error
@@ -424,7 +464,7 @@ def _decode(ds: Dataset, header: _SliceHeader, *, patient_id: str | None) -> npt
 def _optional_float(
     ds: Dataset, keyword: str, default: float, *, path: Path, patient_id: str | None
 ) -> float:
-    value = ds.get(keyword)
+    value = _element(ds, keyword, path=path, patient_id=patient_id)
     if value is None or (isinstance(value, str) and not value.strip()):
         return default
     try:
@@ -615,7 +655,8 @@ def read_dicom_series(
     )
 
     if patient_id is None:
-        patient_id = str(reference.get("PatientID", "") or "").strip() or None
+        tag = _element(reference, "PatientID", "", path=headers[0].path, patient_id=None)
+        patient_id = str(tag or "").strip() or None
     photometrics = {h.photometric for h in headers}
     if not photometrics <= {"MONOCHROME1", "MONOCHROME2"}:
         raise InvalidInputError(

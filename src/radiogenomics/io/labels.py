@@ -49,7 +49,7 @@ def normalize_patient_id(raw: str | int, *, path: str | Path | None = None) -> s
         '00006'
     """
     text = str(raw).strip()
-    if not re.fullmatch(r"\d{1,5}", text):
+    if not re.fullmatch(r"[0-9]{1,5}", text):  # ASCII digits only (not "٦")
         raise LabelError(
             f"patient identifier {raw!r} is not a number of at most 5 digits; Task 2 "
             "identifiers look like 00006.",
@@ -73,11 +73,25 @@ def read_labels(path: str | Path) -> dict[str, int]:
     Raises:
         InputNotFoundError: The file does not exist.
         LabelError: A missing column, a missing, duplicate or non-numeric identifier, or
-            a value other than 0/1; the message names the line.
+            a value other than 0/1 (the message names the line); or the file is not
+            UTF-8 CSV text.
     """
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError("the label file does not exist.", path=path)
+    try:
+        return _parse_labels(path)
+    except UnicodeDecodeError as error:
+        raise LabelError(
+            f"the label file is not UTF-8 text (byte {error.start}: {error.reason}); save it "
+            "as UTF-8 CSV.",
+            path=path,
+        ) from None
+    except csv.Error as error:
+        raise LabelError(f"the label file is not valid CSV ({error}).", path=path) from None
+
+
+def _parse_labels(path: Path) -> dict[str, int]:
     labels: dict[str, int] = {}
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)

@@ -290,8 +290,10 @@ def read_nifti(
     Raises:
         InputNotFoundError: The file does not exist.
         CorruptFileError: The file cannot be decoded (truncated, not NIfTI).
-        GeometryError: The volume is not 3D (a trailing axis of length 1 is dropped).
-        InvalidInputError: The volume holds NaN or infinite values.
+        GeometryError: The volume is not 3D (a trailing axis of length 1 is dropped) or
+            its affine holds NaN or infinite values.
+        InvalidInputError: The volume holds NaN or infinite values (rejected, never
+            replaced: the message gives the counts), or values that are not numbers.
     """
     import nibabel as nib
 
@@ -325,13 +327,36 @@ def read_nifti(
             patient_id=patient_id,
         )
     if data.dtype.kind == "f" and not np.isfinite(data).all():
-        bad = int(np.count_nonzero(~np.isfinite(data)))
+        nan = int(np.count_nonzero(np.isnan(data)))
+        inf = int(np.count_nonzero(np.isinf(data)))
         raise InvalidInputError(
-            f"the volume holds {bad} NaN or infinite voxels; fix or drop this file.",
+            f"the volume holds non-finite voxels ({nan} NaN, {inf} infinite, of {data.size}); "
+            "they are not replaced, as any value chosen would change the slices and masks. "
+            "Fix the export (or the header scaling) that produced them, or leave the case out.",
+            path=path,
+            patient_id=patient_id,
+        )
+    if affine.shape != (4, 4) or not np.isfinite(affine).all():
+        raise GeometryError(
+            f"the affine holds NaN or infinite values ({affine.tolist()}); the header's "
+            "qform/sform or pixel dimensions are damaged. Re-export the file.",
             path=path,
             patient_id=patient_id,
         )
     return data, affine
+
+
+def _check_not_blank(data: npt.NDArray[Any], path: Path, case_id: str) -> None:
+    """Refuse a modality whose voxels all hold one value (an empty or failed export)."""
+    low, high = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
+    if low == high:
+        raise InvalidInputError(
+            f"every voxel of this {data.shape} volume is {low:g}: the image is blank (an empty "
+            "or failed export). Its slices would pair a blank image with the tumor masks; "
+            "re-export the modality, or leave the case out.",
+            path=path,
+            patient_id=case_id,
+        )
 
 
 def load_case(
@@ -348,13 +373,16 @@ def load_case(
         require_label: Fail when the case has no label map.
 
     Returns:
-        The decoded case; label values are checked against the case's convention.
+        The decoded case; label values are checked against the case's convention. An
+        all-zero label map is valid (a case without tumor: it gives no slice).
 
     Raises:
         InputNotFoundError: A requested modality or the label map is missing.
         GeometryError: Volumes differ in shape or affine.
         LabelError: The label map holds values its convention does not define.
         CorruptFileError: A file cannot be decoded.
+        InvalidInputError: A modality is blank (every voxel the same value, e.g. all
+            zero), or holds NaN or infinite values.
     """
     modalities = tuple(modalities)
     missing = [m for m in modalities if m not in case.images]
@@ -401,6 +429,7 @@ def load_case(
         path = case.images[modality]
         data, affine = read_nifti(path, patient_id=case.case_id)
         check(path, data.shape, affine)
+        _check_not_blank(data, path, case.case_id)
         images[modality] = data
     label_map: npt.NDArray[np.uint8] | None = None
     if case.label is not None:

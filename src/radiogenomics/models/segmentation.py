@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -192,6 +193,8 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
             loaded: object = load_file(str(path), device="cpu")
         else:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise refused_pickle_error(error, path) from None
     except Exception as error:  # safetensors and pickle raise many unrelated types
         raise CorruptFileError(
             f"cannot read weights ({type(error).__name__}: {error}); expected a "
@@ -210,9 +213,41 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     return dict(loaded)
 
 
-def _describe_mismatch(
+def refused_pickle_error(error: Exception, path: Path) -> CorruptFileError:
+    """The error for a torch file that ``torch.load(weights_only=True)`` refused.
+
+    Such a file holds Python objects other than tensors and plain containers: loading it
+    fully could run code it carries. The message names the refused object (for example
+    ``posix.system``) and never suggests ``weights_only=False``.
+
+    Args:
+        error: The ``pickle.UnpicklingError`` raised by ``torch.load``.
+        path: The file.
+    """
+    found = re.search(r"(?:unsupported|Unsupported) (?:GLOBAL|global):? ?([\w.]+)", str(error))
+    what = f" ({found.group(1)})" if found else ""
+    return CorruptFileError(
+        f"refused: the file holds Python objects other than tensors{what}, and loading it "
+        "could run code it carries; radiogenomics only reads tensors, numbers and strings. "
+        "Use a .safetensors file, or a state dict saved with torch.save from a source you "
+        "trust.",
+        path=path,
+    )
+
+
+def describe_state_mismatch(
     expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor]
 ) -> list[str]:
+    """What differs between a model's state dict and a file's, in a few short parts.
+
+    Args:
+        expected: The model's state dict.
+        given: The state dict read from the file.
+
+    Returns:
+        Up to three parts (``"2 missing: a, b"``, ``"1 unexpected: c"``, ``"1 shape: d:
+        file (3,) vs model (4,)"``), each naming at most three keys; empty when the two fit.
+    """
     missing = [k for k in expected if k not in given]
     unexpected = [k for k in given if k not in expected]
     shapes = [
@@ -228,6 +263,28 @@ def _describe_mismatch(
     return parts
 
 
+def _parse_model_config(metadata: Mapping[str, str], path: Path) -> SegmentationModelConfig:
+    """The model settings recorded in a checkpoint's metadata.
+
+    Raises:
+        CorruptFileError: They are missing, not JSON, or not settings.
+    """
+    text = metadata.get("model_config")
+    try:
+        if text is None:
+            raise KeyError("no model_config entry")
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+        return SegmentationModelConfig.from_dict(data)
+    except (KeyError, ValueError, TypeError) as error:
+        raise CorruptFileError(
+            f"the checkpoint's model settings are unreadable ({type(error).__name__}: "
+            f"{error}); was the file written by radiogenomics train-segmentation?",
+            path=path,
+        ) from error
+
+
 def _checkpoint_config(path: Path) -> SegmentationModelConfig | None:
     if path.suffix != ".safetensors":
         return None
@@ -238,9 +295,9 @@ def _checkpoint_config(path: Path) -> SegmentationModelConfig | None:
             metadata = handle.metadata() or {}
     except Exception:  # not a readable safetensors file: reported by the loader
         return None
-    if metadata.get("format") != CHECKPOINT_FORMAT or "model_config" not in metadata:
+    if metadata.get("format") != CHECKPOINT_FORMAT:
         return None
-    return SegmentationModelConfig.from_dict(json.loads(metadata["model_config"]))
+    return _parse_model_config(metadata, path)
 
 
 def load_weights(
@@ -279,7 +336,7 @@ def load_weights(
             )
     state = load_state_dict_file(path)
     expected = model.state_dict()
-    problems = _describe_mismatch(expected, state)
+    problems = describe_state_mismatch(expected, state)
     if problems:
         raise ConfigurationError(
             "weights do not fit this model (" + "; ".join(problems) + "). Was the file "
@@ -317,7 +374,7 @@ def _load_encoder_weights(encoder: torch.nn.Module, path: Path) -> None:
     best = min(candidates, key=lambda c: sum(k not in c for k in expected))
     kept = {k: v for k, v in best.items() if k in expected}
     ignored = [k for k in best if k not in expected]
-    problems = _describe_mismatch(expected, kept)
+    problems = describe_state_mismatch(expected, kept)
     foreign = [k for k in ignored if not k.startswith(_HEAD_PREFIXES)]
     if problems or (foreign and not kept):
         raise ConfigurationError(
@@ -470,7 +527,7 @@ def load_segmentation_model(
     if path.is_dir() or path.suffix != ".safetensors":
         path = path / f"{which}.safetensors"
     metadata = _read_metadata(path)
-    config = SegmentationModelConfig.from_dict(json.loads(metadata["model_config"]))
+    config = _parse_model_config(metadata, path)
     model = config.create()
     load_weights(model, path, config=config)
     model.eval()
