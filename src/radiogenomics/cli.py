@@ -66,6 +66,9 @@ _SEGMENTATION_TRAIN_OPTIONS = {
     "amp": "amp",
     "workers": "num_workers",
     "device": "device",
+    "channels_last": "channels_last",
+    "compile": "compile",
+    "augment_on": "augment_on",
 }
 _SEGMENTATION_MODEL_OPTIONS = {"architecture": "architecture", "encoder": "encoder"}
 _PREDICTION_OPTIONS = {"batch_size": "batch_size", "fallback": "fallback"}
@@ -186,8 +189,15 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         default=True,
         help="augment training samples (--no-augment: train without augmentation)",
     )
+    p.add_argument(
+        "--augment-on",
+        choices=("loader", "device"),
+        default="loader",
+        help="augment in the loader (default) or batched on the training device",
+    )
     p.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), default="auto")
-    _add_workers(p, default=0, help="data loader worker processes")
+    _add_memory_format_and_compile(p, compiled="the training step")
+    _add_workers(p, default=0, help="data loader worker processes (per process)")
     p.add_argument("--seed", type=int, default=0)
     _add_device(p, default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -203,13 +213,17 @@ def _add_inference_speed(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="mixed precision (default: auto = bf16 on CUDA, off on CPU)",
     )
+    _add_memory_format_and_compile(p, compiled="the model(s)")
+
+
+def _add_memory_format_and_compile(p: argparse.ArgumentParser, *, compiled: str) -> None:
     p.add_argument(
         "--channels-last",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="channels-last memory format (default: on for CUDA only)",
     )
-    p.add_argument("--compile", action="store_true", help="run the model(s) through torch.compile")
+    p.add_argument("--compile", action="store_true", help=f"run {compiled} through torch.compile")
 
 
 def _add_prepare_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -368,6 +382,7 @@ def _add_train_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentPar
 
 def _run_train_segmentation(args: argparse.Namespace) -> int:
     from radiogenomics.presets import get_preset
+    from radiogenomics.training._distributed import is_main_process
     from radiogenomics.training.segmentation import train_segmentation
 
     preset = get_preset(args.preset).replace(
@@ -384,6 +399,8 @@ def _run_train_segmentation(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=not args.no_progress,
     )
+    if not is_main_process():
+        return 0  # under torchrun, rank 0 reports
     scores = ", ".join(
         f"{k} {v:.4f}" for k, v in result.best_scores.items() if k.startswith(("dice", "iou"))
     )
@@ -520,6 +537,7 @@ def _add_train_classification(sub: argparse._SubParsersAction[argparse.ArgumentP
 
 def _run_train_classification(args: argparse.Namespace) -> int:
     from radiogenomics.presets import get_preset
+    from radiogenomics.training._distributed import is_main_process
     from radiogenomics.training.classification import (
         train_classification,
         train_classification_all,
@@ -540,6 +558,8 @@ def _run_train_classification(args: argparse.Namespace) -> int:
                 args.data, args.out, config=config, resume=args.resume, progress=progress
             )
         ]
+    if not is_main_process():
+        return 0  # under torchrun, rank 0 reports
     for result in results:
         shown = {k: v for k, v in result.best_scores.items() if v == v}  # NaN: no AUC
         scores = ", ".join(f"{k} {v:.4f}" for k, v in shown.items())

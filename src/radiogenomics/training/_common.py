@@ -23,7 +23,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
 
 from radiogenomics._options import check_choice
 from radiogenomics.errors import ConfigurationError
@@ -36,7 +35,6 @@ __all__ = [
     "check_resume",
     "deterministic",
     "digest",
-    "epoch_loader",
     "load_rng_state",
     "open_run_folder",
     "read_history",
@@ -369,41 +367,6 @@ def append_history(path: Path, history: list[dict[str, Any]], line: dict[str, An
         handle.write(json.dumps(line) + "\n")
 
 
-def epoch_loader(
-    dataset: Dataset[Any],
-    *,
-    batch_size: int,
-    num_workers: int,
-    seed: int,
-    shuffle: bool,
-    epoch: int,
-    device: torch.device,
-) -> DataLoader[Any]:
-    """A loader whose shuffling is seeded by ``(seed, epoch)`` (not by the workers).
-
-    Args:
-        dataset: The dataset.
-        batch_size: Items per batch.
-        num_workers: Loader worker processes.
-        seed: The run's seed.
-        shuffle: Shuffle the items.
-        epoch: The epoch, 0-based.
-        device: Where batches go (memory is pinned for CUDA).
-
-    Returns:
-        The loader.
-    """
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
-        num_workers=num_workers,
-        pin_memory=device.type == "cuda",
-    )
-
-
 def check_resume(
     state: Mapping[str, Any],
     train_config: Mapping[str, Any],
@@ -412,6 +375,7 @@ def check_resume(
     *,
     resumable: frozenset[str],
     more: Sequence[str] = (),
+    defaults: Mapping[str, Any] | None = None,
 ) -> None:
     """Refuse to resume a run whose settings or split differ from the saved state's.
 
@@ -422,11 +386,13 @@ def check_resume(
         path: The run folder (named in the error).
         resumable: The settings that may change.
         more: Other differences found by the caller (listed before the split's).
+        defaults: Values of settings that the saved run does not record (settings added
+            since it was written); default: none.
 
     Raises:
         ConfigurationError: Something other than ``resumable`` settings differs.
     """
-    saved = json.loads(state["train_config"])
+    saved = {**(defaults or {}), **json.loads(state["train_config"])}
     diffs = [
         f"{k}: {saved.get(k)!r} -> {v!r}"
         for k, v in train_config.items()

@@ -73,15 +73,27 @@ from radiogenomics.training._common import (
     check_resume,
     deterministic,
     digest,
-    epoch_loader,
     load_rng_state,
     open_run_folder,
     read_history,
-    resolve_amp,
-    resolve_device,
     seed_everything,
     write_epoch_checkpoint,
     write_text,
+)
+from radiogenomics.training._distributed import (
+    DistributedContext,
+    all_gather_objects,
+    all_reduce_sum,
+    barrier,
+    broadcast_buffers,
+    broadcast_object,
+    process_count_change,
+)
+from radiogenomics.training._runtime import (
+    AugmentOn,
+    TrainingRuntime,
+    check_fast_path,
+    load_optimizer_state,
 )
 from radiogenomics.training.split import stratified_patient_split
 
@@ -98,8 +110,11 @@ __all__ = [
 CLASSIFICATION_CHECKPOINT_FORMAT = "radiogenomics.classification/1"
 """The ``format`` metadata of stage 2 checkpoints."""
 
-# Settings that may change when a run is resumed (they do not change the arithmetic).
-_RESUMABLE_CHANGES = frozenset({"epochs", "num_workers", "device", "backbone_weights"})
+# Settings that may change when a run is resumed (they do not change the arithmetic;
+# channels_last and compile change the kernels, so the last bits of a result may differ).
+_RESUMABLE_CHANGES = frozenset(
+    {"epochs", "num_workers", "device", "backbone_weights", "channels_last", "compile"}
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,7 +137,8 @@ class ClassificationTrainConfig:
         last: The short last chunk: ``"pad"`` with zero frames (the reference) or
             ``"shift"`` back to end at the series end.
         image_size: Square side frames are resized to.
-        batch_size: Chunks per batch (4).
+        batch_size: Chunks per batch (4), per process: under ``torchrun --nproc_per_node
+            N`` the global batch is ``N * batch_size``.
         lr: AdamW learning rate (released code 1e-6; the writeup gives none).
         weight_decay: AdamW weight decay (PyTorch's default, kept by the reference).
         warmup_epochs: Epochs with the backbone frozen at the start (5).
@@ -135,6 +151,15 @@ class ClassificationTrainConfig:
         amp: Mixed precision: ``"auto"`` (on CUDA only), ``"off"``, ``"bf16"``, ``"fp16"``.
         num_workers: DataLoader worker processes (results do not depend on it).
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+            Under torchrun, ``"auto"`` and ``"cuda"`` mean ``cuda:LOCAL_RANK``.
+        channels_last: Channels-last memory format for the backbone (faster convolutions
+            on recent GPUs); ``None``: on for CUDA, off on the CPU. May change on resume.
+        compile: Run the training step through ``torch.compile`` (the first steps
+            compile, later ones run faster). May change on resume.
+        augment_on: Where training chunks are augmented: ``"loader"`` (per chunk, in the
+            loader; the reference) or ``"device"`` (per batch on the training device,
+            :class:`~radiogenomics.training.augment.DeviceAugment`, every frame of a
+            chunk alike; other random draws from the same distributions).
     """
 
     mri_type: str = "FLAIR"
@@ -160,8 +185,12 @@ class ClassificationTrainConfig:
     amp: AmpMode = "auto"
     num_workers: int = 0
     device: str = "auto"
+    channels_last: bool | None = None
+    compile: bool = False
+    augment_on: AugmentOn = "loader"
 
     def __post_init__(self) -> None:
+        check_fast_path(self.channels_last, self.compile, self.augment_on)
         check_choice("mri_type", self.mri_type, MRI_TYPES)
         check_choice("head", self.head, ("concat", "pooled"))
         check_choice("last", self.last, ("pad", "shift"))
@@ -402,27 +431,20 @@ def load_classification_model(
 
 
 def _check_resume(
-    state: Mapping[str, Any], config: ClassificationTrainConfig, split_digest: str, path: Path
-) -> None:
-    check_resume(state, config.to_dict(), split_digest, path, resumable=_RESUMABLE_CHANGES)
-
-
-def _loader(
-    dataset: ChunkDataset,
+    state: Mapping[str, Any],
     config: ClassificationTrainConfig,
-    *,
-    shuffle: bool,
-    epoch: int,
-    device: torch.device,
-) -> DataLoader[Any]:
-    return epoch_loader(
-        dataset,
-        batch_size=config.batch_size,
-        num_workers=config.num_workers,
-        seed=config.seed,
-        shuffle=shuffle,
-        epoch=epoch,
-        device=device,
+    split_digest: str,
+    path: Path,
+    context: DistributedContext,
+) -> None:
+    check_resume(
+        state,
+        config.to_dict(),
+        split_digest,
+        path,
+        resumable=_RESUMABLE_CHANGES,
+        more=process_count_change(state, context),
+        defaults=ClassificationTrainConfig().to_dict(),
     )
 
 
@@ -433,45 +455,70 @@ def _auc_or_nan(truth: Sequence[int], score: Sequence[float]) -> float:
         return math.nan
 
 
+# One validation chunk: (position in the dataset, patient, MRI type, probability, label, BCE).
+_ChunkResult = tuple[int, str, str, float, int, float]
+
+
 def _evaluate(
     model: SequenceClassifier,
     loader: DataLoader[Any],
-    device: torch.device,
-    amp: torch.dtype | None,
+    positions: Sequence[int],
+    runtime: TrainingRuntime,
     *,
     labels: Mapping[str, int],
     patients: Sequence[str],
     prior: float,
 ) -> tuple[float, dict[str, float]]:
-    """Validation loss, chunk AUC and patient AUC (mean of chunk probabilities)."""
+    """Validation loss, chunk AUC and patient AUC (mean of chunk probabilities).
+
+    Each process scores its share of the chunks (``positions``); the results of every
+    process are gathered and put back in dataset order, so the scores are those of one
+    process seeing every chunk.
+    """
     model.eval()
-    aggregator = PatientAggregator(reduce="mean", fallback="prior", prior=prior)
-    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
-    total, count = 0.0, 0
-    chunk_truth: list[int] = []
-    chunk_score: list[float] = []
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
+    results: list[_ChunkResult] = []
     with torch.no_grad():
         for batch in loader:
-            frames = batch["frames"].to(device, non_blocking=True)
-            valid = batch["valid"].to(device, non_blocking=True)
-            target = batch["label"].to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            frames = runtime.to_device(batch["frames"])
+            valid = runtime.to_device(batch["valid"])
+            target = runtime.to_device(batch["label"])
+            with runtime.autocast():
                 logits = model(frames, valid)
             logits = logits.float()
-            total += float(loss_fn(logits, target))
-            count += int(target.shape[0])
-            probabilities = torch.sigmoid(logits).cpu()
-            aggregator.update(batch["patient_id"], batch["mri_type"], probabilities)
-            chunk_truth += [int(v) for v in target.cpu().tolist()]
-            chunk_score += [float(v) for v in probabilities.tolist()]
+            losses = loss_fn(logits, target).cpu().tolist()
+            probabilities = torch.sigmoid(logits).cpu().tolist()
+            truths = target.cpu().tolist()
+            for j in range(len(losses)):
+                results.append(
+                    (
+                        positions[len(results)],
+                        batch["patient_id"][j],
+                        batch["mri_type"][j],
+                        float(probabilities[j]),
+                        int(truths[j]),
+                        float(losses[j]),
+                    )
+                )
+    gathered = sorted(
+        (r for part in all_gather_objects(results, runtime.context) for r in part),
+        key=lambda r: r[0],
+    )
+    aggregator = PatientAggregator(reduce="mean", fallback="prior", prior=prior)
+    if gathered:
+        aggregator.update(
+            [r[1] for r in gathered],
+            [r[2] for r in gathered],
+            [r[3] for r in gathered],
+        )
     per_patient = aggregator.aggregate(patients)
     scores = {
-        "chunk_auc": _auc_or_nan(chunk_truth, chunk_score),
+        "chunk_auc": _auc_or_nan([r[4] for r in gathered], [r[3] for r in gathered]),
         "patient_auc": _auc_or_nan(
             [labels[p] for p in patients], [per_patient[p] for p in patients]
         ),
     }
-    return total / max(count, 1), scores
+    return math.fsum(r[5] for r in gathered) / max(len(gathered), 1), scores
 
 
 def _json_number(value: float) -> float | None:
@@ -553,7 +600,18 @@ def train_classification(
             image_size=config.image_size,
         )
 
-    train_set = chunks(train_keys, AugmentConfig() if config.augment else None)
+    runtime = TrainingRuntime.create(
+        device=config.device,
+        amp=config.amp,
+        channels_last=config.channels_last,
+        compile=config.compile,
+        augment=config.augment,
+        augment_on=config.augment_on,
+        seed=config.seed,
+    )
+    context = runtime.context
+    loader_augment = config.augment and runtime.augment is None
+    train_set = chunks(train_keys, AugmentConfig() if loader_augment else None)
     val_set = chunks(val_keys, None)
     sides = (("training", train_set, train_patients), ("validation", val_set, val_patients))
     for name, dataset, side in sides:
@@ -564,53 +622,56 @@ def train_classification(
                 path=data_dir,
             )
     prior = float(np.mean([labels[p] for p in train_patients]))
-    device = resolve_device(config.device)
-    amp = resolve_amp(config.amp, device)
 
     files, has_run = open_run_folder(out, resume=resume)
 
     with deterministic():
         seed_everything(config.seed)
-        model = config.create_model().to(device)
-        optimizer = torch.optim.AdamW(
+        model = config.create_model()
+        runtime.place(model)
+        optimizer = runtime.adamw(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
-        scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+        scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.amp == torch.float16)
         start, stopping = 0, EarlyStopping(config.patience)
         history: list[dict[str, Any]] = []
         if has_run:
             state = torch.load(files.state, map_location="cpu", weights_only=True)
-            _check_resume(state, config, split_digest, out)
+            _check_resume(state, config, split_digest, out, context)
             _load_state_into(model, files.last)
-            optimizer.load_state_dict(state["optimizer"])
+            load_optimizer_state(optimizer, state["optimizer"])
             scaler.load_state_dict(state["scaler"])
             start = state["epoch"]
             stopping.restore(state)
             load_rng_state(state["rng"])
             history = read_history(files.log, until=start)
-        write_text(files.log, "".join(json.dumps(h) + "\n" for h in history))
-        write_text(out / "prep-config.json", json.dumps(store.prep_config, indent=2) + "\n")
-        write_text(
-            out / "config.json",
-            json.dumps(
-                {
-                    "data_dir": str(data_dir),
-                    "train_config": config.to_dict(),
-                    "train_chunks": len(train_set),
-                    "val_chunks": len(val_set),
-                    "train_patients": list(train_patients),
-                    "val_patients": list(val_patients),
-                    "train_prevalence": prior,
-                },
-                indent=2,
+        barrier(context)  # every process has read the run folder before rank 0 rewrites it
+        if context.is_main:
+            write_text(files.log, "".join(json.dumps(h) + "\n" for h in history))
+            write_text(out / "prep-config.json", json.dumps(store.prep_config, indent=2) + "\n")
+            write_text(
+                out / "config.json",
+                json.dumps(
+                    {
+                        "data_dir": str(data_dir),
+                        "train_config": config.to_dict(),
+                        "processes": context.world_size,
+                        "train_chunks": len(train_set),
+                        "val_chunks": len(val_set),
+                        "train_patients": list(train_patients),
+                        "val_patients": list(val_patients),
+                        "train_prevalence": prior,
+                    },
+                    indent=2,
+                )
+                + "\n",
             )
-            + "\n",
-        )
         metadata = {
             "format": CLASSIFICATION_CHECKPOINT_FORMAT,
             "train_config": json.dumps(config.to_dict(), sort_keys=True),
         }
         loss_fn = torch.nn.BCEWithLogitsLoss()
+        show = progress and context.is_main
 
         for epoch in range(start, config.epochs):
             if stopping.stopped:
@@ -621,55 +682,82 @@ def train_classification(
                 model.freeze_backbone()
             else:
                 model.unfreeze_backbone()
-            model.train()
+            step_model = runtime.training_model(model)
+            step_model.train()
             train_set.set_epoch(epoch)
-            loader = _loader(train_set, config, shuffle=True, epoch=epoch, device=device)
+            loader = runtime.train_loader(
+                train_set,
+                batch_size=config.batch_size,
+                num_workers=config.num_workers,
+                epoch=epoch,
+            )
+            generator = runtime.augment_generator(epoch)
+            clock = runtime.clock()
             total, count = 0.0, 0
             bar = tqdm(
-                loader,
+                clock.batches(loader),
+                total=len(loader),
                 desc=f"{config.mri_type} epoch {epoch + 1}/{config.epochs}",
                 unit="batch",
                 leave=False,
-                disable=not progress,
+                disable=not show,
             )
             for batch in bar:
-                chunk_frames = batch["frames"].to(device, non_blocking=True)
-                valid = batch["valid"].to(device, non_blocking=True)
-                target = batch["label"].to(device, non_blocking=True)
+                chunk_frames = runtime.to_device(batch["frames"])
+                valid = runtime.to_device(batch["valid"])
+                target = runtime.to_device(batch["label"])
+                if runtime.augment is not None and generator is not None:
+                    chunk_frames, _ = runtime.augment(chunk_frames, generator=generator)
                 optimizer.zero_grad(set_to_none=True)
-                with torch.autocast(
-                    device.type, dtype=amp or torch.float32, enabled=amp is not None
-                ):
-                    logits = model(chunk_frames, valid)
+                with runtime.autocast():
+                    logits = step_model(chunk_frames, valid)
                 loss = loss_fn(logits.float(), target)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
                 total += float(loss.detach()) * int(target.shape[0])
                 count += int(target.shape[0])
+                clock.count(int(chunk_frames.shape[0]) * int(chunk_frames.shape[1]))
                 bar.set_postfix(loss=f"{total / count:.4f}")
             bar.close()
-            train_loss = total / max(count, 1)
-            val_loader = _loader(val_set, config, shuffle=False, epoch=epoch, device=device)
+            speed = clock.summary(context)
+            sums = all_reduce_sum(torch.tensor([total, float(count)]), context)
+            train_loss = float(sums[0]) / max(float(sums[1]), 1.0)
+            broadcast_buffers(model, context)
+            val_loader, positions = runtime.val_loader(
+                val_set, batch_size=config.batch_size, num_workers=config.num_workers
+            )
             val_loss, scores = _evaluate(
-                model, val_loader, device, amp, labels=labels, patients=val_patients, prior=prior
-            )
-            improved = stopping.update(epoch + 1, val_loss, scores)
-            write_epoch_checkpoint(
-                files,
                 model,
-                epoch=epoch + 1,
-                val_loss=val_loss,
-                scores=scores,
-                improved=improved,
-                metadata=metadata,
-                training={"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict()},
-                stopping=stopping,
-                settings={
-                    "train_config": json.dumps(config.to_dict()),
-                    "split_digest": split_digest,
-                },
+                val_loader,
+                positions,
+                runtime,
+                labels=labels,
+                patients=val_patients,
+                prior=prior,
             )
+            val_loss, scores = broadcast_object((val_loss, scores), context)
+            improved = stopping.update(epoch + 1, val_loss, scores)
+            if context.is_main:
+                write_epoch_checkpoint(
+                    files,
+                    model,
+                    epoch=epoch + 1,
+                    val_loss=val_loss,
+                    scores=scores,
+                    improved=improved,
+                    metadata=metadata,
+                    training={
+                        "optimizer": optimizer.state_dict(),
+                        "scaler": scaler.state_dict(),
+                        "world_size": context.world_size,
+                    },
+                    stopping=stopping,
+                    settings={
+                        "train_config": json.dumps(config.to_dict()),
+                        "split_digest": split_digest,
+                    },
+                )
             line: dict[str, Any] = {
                 "epoch": epoch + 1,
                 "lr": float(optimizer.param_groups[0]["lr"]),
@@ -679,14 +767,21 @@ def train_classification(
                 "chunk_auc": _json_number(scores["chunk_auc"]),
                 "patient_auc": _json_number(scores["patient_auc"]),
                 "best": improved,
+                **speed,
                 "seconds": round(time.perf_counter() - began, 3),
             }
-            append_history(files.log, history, line)
-            if progress:
+            if context.is_main:
+                append_history(files.log, history, line)
+            else:
+                history.append(line)
+            barrier(context)  # rank 0 has written the epoch's files
+            if show:
                 tqdm.write(
                     f"{config.mri_type} epoch {epoch + 1}: train {train_loss:.4f} "
                     f"val {val_loss:.4f} chunk AUC {scores['chunk_auc']:.3f} "
-                    f"patient AUC {scores['patient_auc']:.3f}" + (" *" if improved else "")
+                    f"patient AUC {scores['patient_auc']:.3f} "
+                    f"({speed['train_images_per_second']:.1f} frames/s)"
+                    + (" *" if improved else "")
                 )
     return ClassificationTrainResult(
         run_dir=out,

@@ -61,7 +61,6 @@ from radiogenomics.training._common import (
     check_resume,
     deterministic,
     digest,
-    epoch_loader,
     load_rng_state,
     open_run_folder,
     read_history,
@@ -71,10 +70,25 @@ from radiogenomics.training._common import (
     write_epoch_checkpoint,
     write_text,
 )
+from radiogenomics.training._distributed import (
+    DistributedContext,
+    all_reduce_sum,
+    barrier,
+    broadcast_buffers,
+    broadcast_object,
+    process_count_change,
+)
+from radiogenomics.training._runtime import (
+    AugmentOn,
+    TrainingRuntime,
+    check_fast_path,
+    load_optimizer_state,
+)
 from radiogenomics.training.split import patient_folds, patient_split
 
 __all__ = [
     "AmpMode",
+    "AugmentOn",
     "LossName",
     "SegmentationTrainConfig",
     "TrainResult",
@@ -86,17 +100,19 @@ __all__ = [
 
 LossName = Literal["dice", "bce-dice"]
 
-# Settings that may change when a run is resumed (they do not change the arithmetic).
-_RESUMABLE_CHANGES = frozenset({"epochs", "num_workers", "device"})
+# Settings that may change when a run is resumed (they do not change the arithmetic;
+# channels_last and compile change the kernels, so the last bits of a result may differ).
+_RESUMABLE_CHANGES = frozenset({"epochs", "num_workers", "device", "channels_last", "compile"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SegmentationTrainConfig:
     """Every setting of stage 1 training (defaults: the reference's released code).
 
     Attributes:
         epochs: Most epochs to run (the reference ran about 180).
-        batch_size: Slices per batch.
+        batch_size: Slices per batch, per process: under ``torchrun --nproc_per_node N``
+            the global batch is ``N * batch_size``.
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay (PyTorch's default; the reference kept it).
         warmup_epochs: Epochs with the encoder frozen at the start.
@@ -116,6 +132,16 @@ class SegmentationTrainConfig:
             off on CPU), ``"off"``, ``"bf16"``, ``"fp16"`` (CUDA only).
         num_workers: DataLoader worker processes (results do not depend on it).
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+            Under torchrun, ``"auto"`` and ``"cuda"`` mean ``cuda:LOCAL_RANK``.
+        channels_last: Channels-last memory format for the model and its inputs (faster
+            convolutions on recent GPUs); ``None``: on for CUDA, off on the CPU. May
+            change on resume.
+        compile: Run the training step through ``torch.compile`` (the first steps
+            compile, later ones run faster). May change on resume.
+        augment_on: Where training slices are augmented: ``"loader"`` (per slice, in the
+            loader; the reference) or ``"device"`` (per batch on the training device,
+            :class:`~radiogenomics.training.augment.DeviceAugment`; other random draws
+            from the same distributions).
     """
 
     epochs: int = 180
@@ -136,8 +162,12 @@ class SegmentationTrainConfig:
     amp: AmpMode = "auto"
     num_workers: int = 0
     device: str = "auto"
+    channels_last: bool | None = None
+    compile: bool = False
+    augment_on: AugmentOn = "loader"
 
     def __post_init__(self) -> None:
+        check_fast_path(self.channels_last, self.compile, self.augment_on)
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name}={getattr(self, name)} must be at least 1.")
@@ -249,6 +279,7 @@ def _check_resume(
     model_config: SegmentationModelConfig,
     split_digest: str,
     path: Path,
+    context: DistributedContext,
 ) -> None:
     saved_model = json.loads(state["model_config"])
     model_diffs = [
@@ -262,7 +293,8 @@ def _check_resume(
         split_digest,
         path,
         resumable=_RESUMABLE_CHANGES,
-        more=model_diffs,
+        more=model_diffs + process_count_change(state, context),
+        defaults=SegmentationTrainConfig().to_dict(),
     )
 
 
@@ -270,46 +302,56 @@ def _make_loss(name: LossName) -> torch.nn.Module:
     return DiceLoss() if name == "dice" else BCEDiceLoss()
 
 
-def _batches(
-    dataset: SegmentationDataset,
-    config: SegmentationTrainConfig,
-    *,
-    shuffle: bool,
-    epoch: int,
-    device: torch.device,
-) -> DataLoader[Any]:
-    return epoch_loader(
-        dataset,
-        batch_size=config.batch_size,
-        num_workers=config.num_workers,
-        seed=config.seed,
-        shuffle=shuffle,
-        epoch=epoch,
-        device=device,
-    )
-
-
 def _validate(
     model: torch.nn.Module,
     loader: DataLoader[Any],
     loss_fn: torch.nn.Module,
     metrics: SegmentationMetrics,
-    device: torch.device,
-    amp: torch.dtype | None,
+    runtime: TrainingRuntime,
 ) -> float:
+    """The validation loss of this process's share, Dice/IoU counts in ``metrics``;
+    both summed over every process."""
     model.eval()
     metrics.reset()
     total, count = 0.0, 0
     with torch.no_grad():
         for batch in loader:
-            image = batch["image"].to(device, non_blocking=True)
-            mask = batch["mask"].to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            image = runtime.memory_format(runtime.to_device(batch["image"]))
+            mask = runtime.to_device(batch["mask"])
+            with runtime.autocast():
                 logits = model(image)
             logits = logits.float()
             total += float(loss_fn(logits, mask)) * image.shape[0]
             count += image.shape[0]
             metrics.update(torch.sigmoid(logits), mask)
+    return _reduce_validation(metrics, total, count, runtime.context)
+
+
+def _reduce_validation(
+    metrics: SegmentationMetrics, total: float, count: int, context: DistributedContext
+) -> float:
+    """Sum the loss and the Dice/IoU pixel counts over every process (in ``metrics``).
+
+    The counts are whole numbers, so the reduced Dice and IoU equal those of one process
+    seeing every item; the loss is a mean of per-batch losses (the Dice loss pools a
+    batch), so it depends on how the items were batched.
+    """
+    if context.active:
+        n = len(metrics.channels)
+        # SegmentationMetrics keeps its sums in float64 tensors of shape (C,).
+        packed = torch.cat(
+            [
+                torch.tensor([total, float(count), float(metrics.n_images)], dtype=torch.float64),
+                metrics._inter,
+                metrics._pred,
+                metrics._true,
+            ]
+        )
+        summed = all_reduce_sum(packed, context)
+        total, count, metrics.n_images = float(summed[0]), int(summed[1]), int(summed[2])
+        metrics._inter = summed[3 : 3 + n].clone()
+        metrics._pred = summed[3 + n : 3 + 2 * n].clone()
+        metrics._true = summed[3 + 2 * n :].clone()
     return total / max(count, 1)
 
 
@@ -374,50 +416,61 @@ def train_segmentation(
         if not train_rows or not val_rows:
             raise InvalidInputError("split: both the training and validation rows must be given.")
     split_digest = digest(train_rows) + digest(val_rows)
-    device = resolve_device(config.device)
-    amp = resolve_amp(config.amp, device)
+    runtime = TrainingRuntime.create(
+        device=config.device,
+        amp=config.amp,
+        channels_last=config.channels_last,
+        compile=config.compile,
+        augment=config.augment,
+        augment_on=config.augment_on,
+        seed=config.seed,
+    )
+    context = runtime.context
 
     files, has_run = open_run_folder(out, resume=resume)
 
     with deterministic():
         seed_everything(config.seed)
-        model = model_config.create(encoder_weights=encoder_weights).to(device)
-        optimizer = torch.optim.AdamW(
+        model = runtime.place(model_config.create(encoder_weights=encoder_weights))
+        optimizer = runtime.adamw(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience
         )
-        scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+        scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.amp == torch.float16)
         start, stopping = 0, EarlyStopping(config.patience)
         history: list[dict[str, Any]] = []
         if has_run:
             state = torch.load(files.state, map_location="cpu", weights_only=True)
-            _check_resume(state, config, model_config, split_digest, out)
+            _check_resume(state, config, model_config, split_digest, out, context)
             load_weights(model, files.last, config=model_config)
-            optimizer.load_state_dict(state["optimizer"])
+            load_optimizer_state(optimizer, state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             scaler.load_state_dict(state["scaler"])
             start = state["epoch"]
             stopping.restore(state)
             load_rng_state(state["rng"])
             history = read_history(files.log, until=start)
-        write_text(files.log, "".join(json.dumps(h) + "\n" for h in history))
-        write_text(
-            out / "config.json",
-            json.dumps(
-                {
-                    "data_dir": str(data_dir),
-                    "model_config": model_config.to_dict(),
-                    "train_config": config.to_dict(),
-                    "train_rows": len(train_rows),
-                    "val_rows": len(val_rows),
-                    "val_patients": sorted({store.rows[i]["patient_id"] for i in val_rows}),
-                },
-                indent=2,
+        barrier(context)  # every process has read the run folder before rank 0 rewrites it
+        if context.is_main:
+            write_text(files.log, "".join(json.dumps(h) + "\n" for h in history))
+            write_text(
+                out / "config.json",
+                json.dumps(
+                    {
+                        "data_dir": str(data_dir),
+                        "model_config": model_config.to_dict(),
+                        "train_config": config.to_dict(),
+                        "processes": context.world_size,
+                        "train_rows": len(train_rows),
+                        "val_rows": len(val_rows),
+                        "val_patients": sorted({store.rows[i]["patient_id"] for i in val_rows}),
+                    },
+                    indent=2,
+                )
+                + "\n",
             )
-            + "\n",
-        )
 
         loss_fn = _make_loss(config.loss)
         channels = _regions(data_dir, n_channels)
@@ -426,7 +479,7 @@ def train_segmentation(
             store,
             train_rows,
             image_size=config.image_size,
-            augment=config.augment,
+            augment=config.augment and runtime.augment is None,
             seed=config.seed,
         )
         val_set = SegmentationDataset(store, val_rows, image_size=config.image_size)
@@ -436,6 +489,7 @@ def train_segmentation(
             "model_config": model_config.to_json(),
             "train_config": json.dumps(config.to_dict(), sort_keys=True),
         }
+        show = progress and context.is_main
 
         for epoch in range(start, config.epochs):
             if stopping.stopped:
@@ -444,60 +498,79 @@ def train_segmentation(
             frozen = epoch < config.warmup_epochs
             for parameter in encoder.parameters():
                 parameter.requires_grad_(not frozen)
-            model.train()
+            step_model = runtime.training_model(model)
+            step_model.train()
             train_set.set_epoch(epoch)
-            loader = _batches(train_set, config, shuffle=True, epoch=epoch, device=device)
+            loader = runtime.train_loader(
+                train_set,
+                batch_size=config.batch_size,
+                num_workers=config.num_workers,
+                epoch=epoch,
+            )
+            generator = runtime.augment_generator(epoch)
+            clock = runtime.clock()
             total, count = 0.0, 0
             bar = tqdm(
-                loader,
+                clock.batches(loader),
+                total=len(loader),
                 desc=f"epoch {epoch + 1}/{config.epochs}",
                 unit="batch",
                 leave=False,
-                disable=not progress,
+                disable=not show,
             )
             for batch in bar:
-                image = batch["image"].to(device, non_blocking=True)
-                mask = batch["mask"].to(device, non_blocking=True)
+                image = runtime.to_device(batch["image"])
+                mask = runtime.to_device(batch["mask"])
+                if runtime.augment is not None and generator is not None:
+                    image, moved = runtime.augment(image, mask, generator=generator)
+                    mask = mask if moved is None else moved
+                image = runtime.memory_format(image)
                 optimizer.zero_grad(set_to_none=True)
-                with torch.autocast(
-                    device.type, dtype=amp or torch.float32, enabled=amp is not None
-                ):
-                    logits = model(image)
+                with runtime.autocast():
+                    logits = step_model(image)
                 loss = loss_fn(logits.float(), mask)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
                 total += float(loss.detach()) * image.shape[0]
                 count += image.shape[0]
+                clock.count(image.shape[0])
                 bar.set_postfix(loss=f"{total / count:.4f}")
             bar.close()
-            train_loss = total / max(count, 1)
-            val_loader = _batches(val_set, config, shuffle=False, epoch=epoch, device=device)
-            val_loss = _validate(model, val_loader, loss_fn, metrics, device, amp)
-            scores = metrics.compute()
+            speed = clock.summary(context)
+            sums = all_reduce_sum(torch.tensor([total, float(count)]), context)
+            train_loss = float(sums[0]) / max(float(sums[1]), 1.0)
+            broadcast_buffers(model, context)
+            val_loader, _ = runtime.val_loader(
+                val_set, batch_size=config.batch_size, num_workers=config.num_workers
+            )
+            val_loss = _validate(model, val_loader, loss_fn, metrics, runtime)
+            val_loss, scores = broadcast_object((val_loss, metrics.compute()), context)
             lr = float(optimizer.param_groups[0]["lr"])
             scheduler.step(val_loss)
             improved = stopping.update(epoch + 1, val_loss, scores)
-            write_epoch_checkpoint(
-                files,
-                model,
-                epoch=epoch + 1,
-                val_loss=val_loss,
-                scores=scores,
-                improved=improved,
-                metadata=metadata,
-                training={
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                },
-                stopping=stopping,
-                settings={
-                    "train_config": json.dumps(config.to_dict()),
-                    "model_config": model_config.to_json(),
-                    "split_digest": split_digest,
-                },
-            )
+            if context.is_main:
+                write_epoch_checkpoint(
+                    files,
+                    model,
+                    epoch=epoch + 1,
+                    val_loss=val_loss,
+                    scores=scores,
+                    improved=improved,
+                    metadata=metadata,
+                    training={
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "scaler": scaler.state_dict(),
+                        "world_size": context.world_size,
+                    },
+                    stopping=stopping,
+                    settings={
+                        "train_config": json.dumps(config.to_dict()),
+                        "model_config": model_config.to_json(),
+                        "split_digest": split_digest,
+                    },
+                )
             line: dict[str, Any] = {
                 "epoch": epoch + 1,
                 "lr": lr,
@@ -506,13 +579,19 @@ def train_segmentation(
                 "val_loss": val_loss,
                 **scores,
                 "best": improved,
+                **speed,
                 "seconds": round(time.perf_counter() - began, 3),
             }
-            append_history(files.log, history, line)
-            if progress:
+            if context.is_main:
+                append_history(files.log, history, line)
+            else:
+                history.append(line)
+            barrier(context)  # rank 0 has written the epoch's files
+            if show:
                 tqdm.write(
                     f"epoch {epoch + 1}: train {train_loss:.4f} val {val_loss:.4f} "
                     + " ".join(f"{k} {v:.3f}" for k, v in scores.items() if k.startswith("dice"))
+                    + f" ({speed['train_images_per_second']:.1f} slices/s)"
                     + (" *" if improved else "")
                 )
     return TrainResult(
