@@ -147,9 +147,10 @@ def write_case(
         The case's manifest rows.
 
     Raises:
-        InvalidInputError: ``case_id`` is not a plain folder name (see
-            :func:`check_folder_name`), or slices of one plane differ in shape, or a
-            slice has no masks.
+        InvalidInputError: ``case_id`` is not a plain folder name (empty, hidden,
+            ``..``, a path separator, an absolute path, or the name of one of the
+            folder's own files), or slices of one plane differ in shape, or a slice has
+            no masks.
         StorageError: The case cannot be written (a full disk); nothing of it is left.
     """
     out = Path(out)
