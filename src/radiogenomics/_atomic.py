@@ -40,19 +40,19 @@ def storage_error(
 
     Args:
         error: The error raised by the write.
-        path: The file or folder being written (the error's own file name wins).
+        path: The file or folder being written (named in the message rather than the
+            temporary file that the write failed on).
         what: What was being written, for the message ("case BraTS2021_00006").
         patient_id: The patient, when known.
         advice: What to do, appended to the message.
     """
-    where = error.filename if isinstance(error.filename, (str, os.PathLike)) else path
     if error.errno in _FULL:
         reason = "no space left on device (the disk is full or a quota is reached)"
     else:
         reason = f"the write failed ({error.strerror or type(error).__name__})"
     return StorageError(
         f"{reason} while writing {what}; nothing half-written is left behind. {advice}",
-        path=Path(where),
+        path=Path(path),
         patient_id=patient_id,
         errno=error.errno,
     )

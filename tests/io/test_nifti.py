@@ -525,3 +525,25 @@ def test_write_nifti_is_atomic_keeps_dtype_and_geometry_and_normal_permissions(
     os.umask(mask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
     assert [p.name for p in out.parent.iterdir()] == ["v.nii.gz"], "no temporary file left"
+
+
+def test_write_nifti_on_a_full_disk_is_a_storage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from radiogenomics.errors import StorageError
+    from radiogenomics.io import write_nifti
+
+    def full(image: object, filename: str) -> None:
+        with open(filename, "wb") as handle:
+            handle.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device", filename)
+
+    monkeypatch.setattr(nib, "save", full)
+    target = tmp_path / "out" / "T1wCE.nii.gz"
+    with pytest.raises(StorageError, match="no space left on device") as info:
+        write_nifti(np.zeros((2, 2, 2), np.float32), np.eye(4), target)
+    assert info.value.errno == errno.ENOSPC
+    assert "T1wCE.nii.gz" in str(info.value)
+    assert list((tmp_path / "out").iterdir()) == [], "no partial or temporary file is left"
