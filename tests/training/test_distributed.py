@@ -1,4 +1,5 @@
-"""Both training commands under ``torchrun --nproc_per_node 2`` on the CPU (Gloo).
+"""Both training commands under ``torchrun --nproc_per_node 2`` on the CPU (Gloo), and the
+helpers of ``radiogenomics.training._distributed``.
 
 One launch of two processes runs, through :func:`radiogenomics.cli.main`: a stage 1 run
 of 1 epoch resumed to 2, the same run uninterrupted, and a stage 2 run of 2 epochs.
@@ -40,6 +41,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from safetensors.torch import load_file
 
 from radiogenomics.data import (
@@ -50,6 +53,7 @@ from radiogenomics.data import (
     SegmentationPrepConfig,
     prepare_segmentation,
 )
+from radiogenomics.errors import ConfigurationError
 from radiogenomics.io import find_brats_cases
 from radiogenomics.metrics import SegmentationMetrics
 from radiogenomics.models import SegmentationModelConfig, load_segmentation_model
@@ -61,8 +65,21 @@ from radiogenomics.training import (
     train_classification,
     train_segmentation,
 )
+from radiogenomics.training._distributed import (
+    DistributedContext,
+    ShardSampler,
+    all_gather_objects,
+    all_reduce_sum,
+    barrier,
+    broadcast_object,
+    context_from_env,
+    is_main_process,
+    process_count_change,
+    process_device,
+    train_sampler,
+)
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SCRIPT = """
 import sys, json
@@ -190,6 +207,7 @@ def _history(run: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_only_rank_0_writes_and_prints(launched: dict[str, Any]) -> None:
     printed = launched["stdout"].splitlines()
     assert sum("finished after 1 epochs" in x for x in printed) == 1
@@ -210,6 +228,7 @@ def test_only_rank_0_writes_and_prints(launched: dict[str, Any]) -> None:
     assert load_classification_model(launched["cls"])[1].epoch >= 1
 
 
+@pytest.mark.slow
 def test_resume_under_two_processes_is_exact(launched: dict[str, Any]) -> None:
     resumed = load_file(str(launched["seg"] / "last.safetensors"))
     once = load_file(str(launched["seg_once"] / "last.safetensors"))
@@ -220,6 +239,7 @@ def test_resume_under_two_processes_is_exact(launched: dict[str, Any]) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_sharded_validation_scores_rank_0_weights(
     launched: dict[str, Any], data: dict[str, Path]
 ) -> None:
@@ -258,6 +278,7 @@ def test_sharded_validation_scores_rank_0_weights(
     assert _history(cls_run)[-1]["val_loss"] == pytest.approx(sum(losses) / len(losses), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_two_processes_train_as_one_with_the_same_global_batch(
     launched: dict[str, Any], data: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -278,3 +299,89 @@ def test_two_processes_train_as_one_with_the_same_global_batch(
     ).history[0]
     assert seg_two["val_loss"] == pytest.approx(seg_one["val_loss"], abs=0.01)
     assert seg_two["dice_pooled"] == pytest.approx(seg_one["dice_pooled"], abs=0.01)
+
+
+# -- the helpers, in one process -----------------------------------------------------------
+
+
+def test_context_from_env() -> None:
+    assert context_from_env({}) == DistributedContext()
+    context = context_from_env({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1"})
+    assert (context.rank, context.world_size, context.local_rank) == (3, 4, 1)
+    assert context.active
+    assert not context.is_main
+    assert context_from_env({"WORLD_SIZE": "2", "RANK": "1"}).local_rank == 1
+    with pytest.raises(ConfigurationError, match="RANK is not"):
+        context_from_env({"WORLD_SIZE": "2"})
+    with pytest.raises(ConfigurationError, match="not a whole number"):
+        context_from_env({"WORLD_SIZE": "two", "RANK": "0"})
+    with pytest.raises(ConfigurationError, match="0 <= rank < world_size"):
+        context_from_env({"WORLD_SIZE": "2", "RANK": "2"})
+
+
+def test_is_main_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert is_main_process()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert not is_main_process()
+
+
+def test_single_process_collectives_are_identities() -> None:
+    single = DistributedContext()
+    assert torch.equal(
+        all_reduce_sum(torch.tensor([1.5, 2.0]), single),
+        torch.tensor([1.5, 2.0], dtype=torch.float64),
+    )
+    assert all_gather_objects({"a": 1}, single) == [{"a": 1}]
+    assert broadcast_object((0.5, {"x": 1.0}), single) == (0.5, {"x": 1.0})
+    barrier(single)
+
+
+def test_process_device_and_count_change() -> None:
+    two = DistributedContext(rank=1, world_size=2, local_rank=1)
+    assert process_device("cpu", two) == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert process_device("auto", two) == torch.device("cpu")
+    assert process_count_change({}, DistributedContext()) == []
+    assert process_count_change({"world_size": 2}, two) == []
+    (message,) = process_count_change({"world_size": 2}, DistributedContext())
+    assert "processes: 2 -> 1" in message
+    assert "--nproc_per_node 2" in message
+
+
+@given(size=st.integers(0, 40), world=st.integers(1, 5))
+def test_validation_shards_partition_the_items(size: int, world: int) -> None:
+    shards = [
+        list(ShardSampler(size, DistributedContext(rank=r, world_size=world))) for r in range(world)
+    ]
+    assert sorted(i for shard in shards for i in shard) == list(range(size))
+    assert [
+        len(ShardSampler(size, DistributedContext(rank=r, world_size=world))) for r in range(world)
+    ] == [len(s) for s in shards]
+
+
+@given(
+    batches=st.integers(1, 4),
+    batch=st.integers(1, 4),
+    world=st.sampled_from([1, 2, 4]),
+    seed=st.integers(0, 100),
+    epoch=st.integers(0, 3),
+)
+def test_global_batches_do_not_depend_on_the_number_of_processes(
+    batches: int, batch: int, world: int, seed: int, epoch: int
+) -> None:
+    size = batches * batch * world  # no padding
+    items = list(range(size))
+    alone = list(train_sampler(items, DistributedContext(), seed=seed, epoch=epoch))
+    shards = [
+        list(
+            train_sampler(
+                items, DistributedContext(rank=r, world_size=world), seed=seed, epoch=epoch
+            )
+        )
+        for r in range(world)
+    ]
+    for k in range(batches):
+        together = sorted(i for shard in shards for i in shard[k * batch : (k + 1) * batch])
+        assert together == sorted(alone[k * batch * world : (k + 1) * batch * world])

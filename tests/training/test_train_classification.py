@@ -222,3 +222,31 @@ def test_early_stopping_and_resuming_a_stopped_run(
     again = train_classification(store, out, config=config, resume=True, progress=False)
     assert again.epochs_completed == 3
     assert len(_history(out)) == 3
+
+
+def test_fast_path_settings_are_validated() -> None:
+    with pytest.raises(ConfigurationError, match="compile='yes'"):
+        ClassificationTrainConfig(compile="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="augment_on"):
+        ClassificationTrainConfig(augment_on="gpu")  # type: ignore[arg-type]
+    fast = dataclasses.replace(CONFIG, channels_last=False, compile=True, augment_on="device")
+    assert ClassificationTrainConfig.from_dict(fast.to_dict()) == fast
+    assert "augment_on='device'" in repr(fast)
+
+
+@pytest.mark.slow
+def test_device_augmentation_resumes_exactly(store: Path, full_run: Path, tmp_path: Path) -> None:
+    config = dataclasses.replace(CONFIG, epochs=2, augment_on="device")
+    once = train_classification(store, tmp_path / "once", config=config, progress=False)
+    out = tmp_path / "twice"
+    train_classification(store, out, config=dataclasses.replace(config, epochs=1), progress=False)
+    train_classification(store, out, config=config, resume=True, progress=False)
+    expected = load_file(str(tmp_path / "once" / "last.safetensors"))
+    got = load_file(str(out / "last.safetensors"))
+    for key, value in expected.items():
+        assert torch.equal(got[key], value), key
+    # Other draws than the loader's: the first epoch already trains on other frames.
+    assert once.history[0]["train_loss"] != _history(full_run)[0]["train_loss"]
+    frames_per_second = once.history[0]["train_images_per_second"]
+    assert isinstance(frames_per_second, float)
+    assert frames_per_second > 0

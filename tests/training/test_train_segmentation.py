@@ -213,3 +213,81 @@ def test_training_modules_import_lightly() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_fast_path_settings_are_validated_and_keyword_only() -> None:
+    with pytest.raises(ConfigurationError, match="channels_last='yes'"):
+        SegmentationTrainConfig(channels_last="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="Did you mean 'device'"):
+        SegmentationTrainConfig(augment_on="devise")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        SegmentationTrainConfig(180)  # type: ignore[misc]
+    older = {k: v for k, v in CONFIG.to_dict().items()}
+    for key in ("channels_last", "compile", "augment_on"):
+        del older[key]  # settings written before these existed
+    assert SegmentationTrainConfig.from_dict(older) == CONFIG
+
+
+@pytest.mark.slow
+def test_fast_path_run_and_what_may_change_on_resume(
+    prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled: list[torch.nn.Module] = []
+
+    def record(model: torch.nn.Module, **kwargs: object) -> torch.nn.Module:
+        compiled.append(model)
+        return model
+
+    monkeypatch.setattr(torch, "compile", record)
+    fast = dataclasses.replace(
+        CONFIG, epochs=1, augment_on="device", channels_last=True, compile=True
+    )
+    out = tmp_path / "fast"
+    few = (range(16), range(16, 24))  # a few rows: this test is about the settings
+    first = train_segmentation(
+        prepared, out, config=fast, model_config=MODEL, split=few, progress=False
+    )
+    assert len(compiled) == 1
+    line = first.history[0]
+    assert line["train_images_per_second"] > 0
+    assert line["data_seconds"] >= 0
+    assert line["model_seconds"] > 0
+    assert line["data_seconds"] + line["model_seconds"] <= line["seconds"]
+    # The memory format and compilation may change on resume ...
+    slower = dataclasses.replace(fast, epochs=2, channels_last=False, compile=False)
+    result = train_segmentation(
+        prepared, out, config=slower, model_config=MODEL, split=few, resume=True, progress=False
+    )
+    assert result.epochs_completed == 2
+    assert len(compiled) == 1
+    # ... where augmentation happens may not (other random draws).
+    moved = dataclasses.replace(slower, epochs=3, augment_on="loader")
+    with pytest.raises(ConfigurationError, match="augment_on: 'device' -> 'loader'"):
+        train_segmentation(
+            prepared, out, config=moved, model_config=MODEL, split=few, resume=True, progress=False
+        )
+
+
+def test_resume_checks_the_number_of_processes_and_old_states(
+    prepared: Path, full_run: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(full_run, out)
+    state = torch.load(out / "last.state.pt", weights_only=True)
+    saved = json.loads(state["train_config"])
+    for key in ("channels_last", "compile", "augment_on"):
+        del saved[key]
+    del state["world_size"]
+    torch.save({**state, "train_config": json.dumps(saved)}, out / "last.state.pt")
+    # A state written before these settings existed resumes (the run is finished: no work).
+    again = train_segmentation(
+        prepared, out, config=CONFIG, model_config=MODEL, resume=True, progress=False
+    )
+    assert again.epochs_completed == CONFIG.epochs
+    torch.save({**state, "world_size": 2}, out / "last.state.pt")
+    with pytest.raises(ConfigurationError, match="processes: 2 -> 1"):
+        train_segmentation(
+            prepared, out, config=CONFIG, model_config=MODEL, resume=True, progress=False
+        )

@@ -1,4 +1,4 @@
-"""Training: patient-grouped splits and the stage 1 and stage 2 training loops.
+"""Training: patient-grouped splits, the stage 1 and stage 2 training loops, device augmentation.
 
 The splits need only NumPy and scikit-learn; the training loops need torch and are
 imported on first use, so ``import radiogenomics.training`` stays light.
@@ -12,9 +12,11 @@ from radiogenomics._lazy import lazy_getattr
 from radiogenomics.training.split import patient_folds, patient_split, stratified_patient_split
 
 __all__ = [
+    "BatchAugmentParams",
     "ClassificationRunInfo",
     "ClassificationTrainConfig",
     "ClassificationTrainResult",
+    "DeviceAugment",
     "SegmentationTrainConfig",
     "TrainResult",
     "load_classification_model",
@@ -40,6 +42,8 @@ _CLASSIFICATION = frozenset(
     }
 )
 
+_AUGMENT = frozenset({"BatchAugmentParams", "DeviceAugment"})
+
 _LAZY = frozenset(
     {
         "SegmentationTrainConfig",
@@ -52,6 +56,7 @@ _LAZY = frozenset(
 )
 
 if TYPE_CHECKING:
+    from radiogenomics.training.augment import BatchAugmentParams, DeviceAugment
     from radiogenomics.training.classification import (
         ClassificationRunInfo,
         ClassificationTrainConfig,
@@ -74,6 +79,7 @@ __getattr__ = lazy_getattr(
     __name__,
     globals(),
     {
+        **dict.fromkeys(_AUGMENT, "radiogenomics.training.augment"),
         **dict.fromkeys(_CLASSIFICATION, "radiogenomics.training.classification"),
         **dict.fromkeys(_LAZY, "radiogenomics.training.segmentation"),
     },

@@ -11,11 +11,13 @@ processes) and time the epoch (:class:`EpochClock`). This module imports torch.
 from __future__ import annotations
 
 import gc
+import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -24,11 +26,22 @@ from torch.utils.data import DataLoader, Dataset
 from radiogenomics._options import check_choice
 from radiogenomics.data.segmentation_dataset import AugmentConfig
 from radiogenomics.errors import ConfigurationError
-from radiogenomics.training._common import AmpMode, resolve_amp
+from radiogenomics.training._common import (
+    AmpMode,
+    EarlyStopping,
+    RunFiles,
+    append_history,
+    load_rng_state,
+    read_history,
+    resolve_amp,
+    write_text,
+)
 from radiogenomics.training._distributed import (
     DistributedContext,
     ShardSampler,
     all_reduce_sum,
+    barrier,
+    broadcast_buffers,
     context_from_env,
     init_process_group,
     process_device,
@@ -39,6 +52,7 @@ from radiogenomics.training.augment import DeviceAugment
 __all__ = [
     "AugmentOn",
     "EpochClock",
+    "RunSettings",
     "TrainingRuntime",
     "check_fast_path",
     "load_optimizer_state",
@@ -50,6 +64,29 @@ loader workers; the reference) or ``"device"`` (per batch, torch, on the trainin
 device; :class:`~radiogenomics.training.augment.DeviceAugment`)."""
 
 T = TypeVar("T")
+
+
+class RunSettings(Protocol):
+    """The settings both training configs share (what :class:`TrainingRuntime` reads)."""
+
+    @property
+    def device(self) -> str: ...
+    @property
+    def amp(self) -> AmpMode: ...
+    @property
+    def channels_last(self) -> bool | None: ...
+    @property
+    def compile(self) -> bool: ...
+    @property
+    def augment(self) -> bool: ...
+    @property
+    def augment_on(self) -> AugmentOn: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def num_workers(self) -> int: ...
 
 
 def check_fast_path(channels_last: object, compile: object, augment_on: str) -> None:
@@ -173,8 +210,28 @@ class TrainingRuntime:
     context: DistributedContext
     augment: DeviceAugment | None
     seed: int
+    batch_size: int = 1
+    num_workers: int = 0
     _wrapped: torch.nn.Module | None = field(default=None, repr=False)
     _trainable: tuple[bool, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_settings(
+        cls, settings: RunSettings, *, context: DistributedContext | None = None
+    ) -> TrainingRuntime:
+        """:meth:`create` from a training config (and its batch size and workers)."""
+        runtime = cls.create(
+            device=settings.device,
+            amp=settings.amp,
+            channels_last=settings.channels_last,
+            compile=settings.compile,
+            augment=settings.augment,
+            augment_on=settings.augment_on,
+            seed=settings.seed,
+            context=context,
+        )
+        runtime.batch_size, runtime.num_workers = settings.batch_size, settings.num_workers
+        return runtime
 
     @classmethod
     def create(
@@ -313,3 +370,124 @@ class TrainingRuntime:
     def clock(self) -> EpochClock:
         """A fresh epoch timer."""
         return EpochClock(self.device)
+
+    def epoch_batches(
+        self, dataset: Dataset[Any], *, epoch: int, desc: str, progress: bool
+    ) -> tuple[Any, EpochClock, torch.Generator | None]:
+        """The epoch's training batches, timed, with a progress bar on rank 0.
+
+        Returns:
+            ``(bar, clock, generator)``: the batches (a tqdm bar to iterate and close),
+            their timer, and the device-augmentation generator (None without one).
+        """
+        from tqdm.auto import tqdm
+
+        loader = self.train_loader(
+            dataset, batch_size=self.batch_size, num_workers=self.num_workers, epoch=epoch
+        )
+        clock = self.clock()
+        bar = tqdm(
+            clock.batches(loader),
+            total=len(loader),
+            desc=desc,
+            unit="batch",
+            leave=False,
+            disable=not (progress and self.context.is_main),
+        )
+        return bar, clock, self.augment_generator(epoch)
+
+    def end_training(
+        self, model: torch.nn.Module, clock: EpochClock, total: float, count: int
+    ) -> tuple[float, dict[str, float]]:
+        """Close an epoch's training half (a collective under several processes).
+
+        Sums the loss over every process, takes the throughput, and gives every process
+        rank 0's buffers for validation.
+
+        Args:
+            model: The model (not its training wrapper).
+            clock: The epoch's timer.
+            total: This process's sum of item losses.
+            count: Its number of items.
+
+        Returns:
+            ``(train_loss, speed)``: the mean training loss over every process, and
+            :meth:`EpochClock.summary`.
+        """
+        speed = clock.summary(self.context)
+        sums = all_reduce_sum(torch.tensor([total, float(count)]), self.context)
+        broadcast_buffers(model, self.context)
+        return float(sums[0]) / max(float(sums[1]), 1.0), speed
+
+    def resume(
+        self,
+        files: RunFiles,
+        *,
+        check: Callable[[Mapping[str, Any]], None],
+        load_weights: Callable[[], None],
+        optimizer: torch.optim.Optimizer,
+        stopping: EarlyStopping,
+        states: Mapping[str, Any],
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Restore an interrupted run (every process reads rank 0's files).
+
+        Args:
+            files: The run folder's files.
+            check: Refuses a state whose settings differ (see ``check_resume``).
+            load_weights: Loads ``files.last`` into the model.
+            optimizer: Takes the saved optimizer state (its own kernels kept).
+            stopping: Takes the early-stopping counters.
+            states: Other objects with ``load_state_dict`` (scheduler, scaler), by the
+                name of their entry in the state.
+
+        Returns:
+            ``(epoch, history)``: the epochs completed and their log lines.
+        """
+        state = torch.load(files.state, map_location="cpu", weights_only=True)
+        check(state)
+        load_weights()
+        load_optimizer_state(optimizer, state["optimizer"])
+        for name, holder in states.items():
+            holder.load_state_dict(state[name])
+        stopping.restore(state)
+        load_rng_state(state["rng"])
+        start = int(state["epoch"])
+        return start, read_history(files.log, until=start)
+
+    def write_run_files(
+        self, files: RunFiles, history: list[dict[str, Any]], texts: Mapping[Path, Any]
+    ) -> None:
+        """After every process has read the folder: rank 0 rewrites the history (up to
+        the resumed epoch) and writes ``texts`` (path -> JSON-ready value)."""
+        barrier(self.context)
+        if self.context.is_main:
+            write_text(files.log, "".join(json.dumps(h) + "\n" for h in history))
+            for path, value in texts.items():
+                write_text(path, json.dumps(value, indent=2) + "\n")
+
+    def commit_epoch(
+        self,
+        files: RunFiles,
+        history: list[dict[str, Any]],
+        line: dict[str, Any],
+        *,
+        began: float,
+        checkpoint: Callable[[], None],
+    ) -> None:
+        """Rank 0 writes the epoch's checkpoints and history line; all then wait.
+
+        Args:
+            files: The run folder's files.
+            history: The lines so far (``line`` is added, with ``seconds``).
+            line: The epoch's metrics.
+            began: ``time.perf_counter()`` at the epoch's start.
+            checkpoint: Writes the checkpoints (called on rank 0 only).
+        """
+        if self.context.is_main:
+            checkpoint()
+        line = {**line, "seconds": round(time.perf_counter() - began, 3)}
+        if self.context.is_main:
+            append_history(files.log, history, line)
+        else:
+            history.append(line)
+        barrier(self.context)

@@ -46,6 +46,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,23 +70,16 @@ from radiogenomics.models.sequence import SequenceClassifier, SequenceHead
 from radiogenomics.training._common import (
     AmpMode,
     EarlyStopping,
-    append_history,
     check_resume,
     deterministic,
     digest,
-    load_rng_state,
     open_run_folder,
-    read_history,
     seed_everything,
     write_epoch_checkpoint,
-    write_text,
 )
 from radiogenomics.training._distributed import (
     DistributedContext,
     all_gather_objects,
-    all_reduce_sum,
-    barrier,
-    broadcast_buffers,
     broadcast_object,
     process_count_change,
 )
@@ -93,7 +87,6 @@ from radiogenomics.training._runtime import (
     AugmentOn,
     TrainingRuntime,
     check_fast_path,
-    load_optimizer_state,
 )
 from radiogenomics.training.split import stratified_patient_split
 
@@ -600,15 +593,7 @@ def train_classification(
             image_size=config.image_size,
         )
 
-    runtime = TrainingRuntime.create(
-        device=config.device,
-        amp=config.amp,
-        channels_last=config.channels_last,
-        compile=config.compile,
-        augment=config.augment,
-        augment_on=config.augment_on,
-        seed=config.seed,
-    )
+    runtime = TrainingRuntime.from_settings(config)
     context = runtime.context
     loader_augment = config.augment and runtime.augment is None
     train_set = chunks(train_keys, AugmentConfig() if loader_augment else None)
@@ -636,42 +621,34 @@ def train_classification(
         start, stopping = 0, EarlyStopping(config.patience)
         history: list[dict[str, Any]] = []
         if has_run:
-            state = torch.load(files.state, map_location="cpu", weights_only=True)
-            _check_resume(state, config, split_digest, out, context)
-            _load_state_into(model, files.last)
-            load_optimizer_state(optimizer, state["optimizer"])
-            scaler.load_state_dict(state["scaler"])
-            start = state["epoch"]
-            stopping.restore(state)
-            load_rng_state(state["rng"])
-            history = read_history(files.log, until=start)
-        barrier(context)  # every process has read the run folder before rank 0 rewrites it
-        if context.is_main:
-            write_text(files.log, "".join(json.dumps(h) + "\n" for h in history))
-            write_text(out / "prep-config.json", json.dumps(store.prep_config, indent=2) + "\n")
-            write_text(
-                out / "config.json",
-                json.dumps(
-                    {
-                        "data_dir": str(data_dir),
-                        "train_config": config.to_dict(),
-                        "processes": context.world_size,
-                        "train_chunks": len(train_set),
-                        "val_chunks": len(val_set),
-                        "train_patients": list(train_patients),
-                        "val_patients": list(val_patients),
-                        "train_prevalence": prior,
-                    },
-                    indent=2,
-                )
-                + "\n",
+            start, history = runtime.resume(
+                files,
+                check=lambda state: _check_resume(state, config, split_digest, out, context),
+                load_weights=lambda: _load_state_into(model, files.last),
+                optimizer=optimizer,
+                stopping=stopping,
+                states={"scaler": scaler},
             )
+        run_info = {
+            "data_dir": str(data_dir),
+            "train_config": config.to_dict(),
+            "processes": context.world_size,
+            "train_chunks": len(train_set),
+            "val_chunks": len(val_set),
+            "train_patients": list(train_patients),
+            "val_patients": list(val_patients),
+            "train_prevalence": prior,
+        }
+        runtime.write_run_files(
+            files,
+            history,
+            {out / "prep-config.json": store.prep_config, out / "config.json": run_info},
+        )
         metadata = {
             "format": CLASSIFICATION_CHECKPOINT_FORMAT,
             "train_config": json.dumps(config.to_dict(), sort_keys=True),
         }
         loss_fn = torch.nn.BCEWithLogitsLoss()
-        show = progress and context.is_main
 
         for epoch in range(start, config.epochs):
             if stopping.stopped:
@@ -685,23 +662,13 @@ def train_classification(
             step_model = runtime.training_model(model)
             step_model.train()
             train_set.set_epoch(epoch)
-            loader = runtime.train_loader(
+            bar, clock, generator = runtime.epoch_batches(
                 train_set,
-                batch_size=config.batch_size,
-                num_workers=config.num_workers,
                 epoch=epoch,
-            )
-            generator = runtime.augment_generator(epoch)
-            clock = runtime.clock()
-            total, count = 0.0, 0
-            bar = tqdm(
-                clock.batches(loader),
-                total=len(loader),
                 desc=f"{config.mri_type} epoch {epoch + 1}/{config.epochs}",
-                unit="batch",
-                leave=False,
-                disable=not show,
+                progress=progress,
             )
+            total, count = 0.0, 0
             for batch in bar:
                 chunk_frames = runtime.to_device(batch["frames"])
                 valid = runtime.to_device(batch["valid"])
@@ -720,10 +687,7 @@ def train_classification(
                 clock.count(int(chunk_frames.shape[0]) * int(chunk_frames.shape[1]))
                 bar.set_postfix(loss=f"{total / count:.4f}")
             bar.close()
-            speed = clock.summary(context)
-            sums = all_reduce_sum(torch.tensor([total, float(count)]), context)
-            train_loss = float(sums[0]) / max(float(sums[1]), 1.0)
-            broadcast_buffers(model, context)
+            train_loss, speed = runtime.end_training(model, clock, total, count)
             val_loader, positions = runtime.val_loader(
                 val_set, batch_size=config.batch_size, num_workers=config.num_workers
             )
@@ -738,8 +702,23 @@ def train_classification(
             )
             val_loss, scores = broadcast_object((val_loss, scores), context)
             improved = stopping.update(epoch + 1, val_loss, scores)
-            if context.is_main:
-                write_epoch_checkpoint(
+            runtime.commit_epoch(
+                files,
+                history,
+                {
+                    "epoch": epoch + 1,
+                    "lr": float(optimizer.param_groups[0]["lr"]),
+                    "backbone_frozen": frozen,
+                    "train_loss": train_loss,
+                    "val_loss": val_loss,
+                    "chunk_auc": _json_number(scores["chunk_auc"]),
+                    "patient_auc": _json_number(scores["patient_auc"]),
+                    "best": improved,
+                    **speed,
+                },
+                began=began,
+                checkpoint=partial(
+                    write_epoch_checkpoint,
                     files,
                     model,
                     epoch=epoch + 1,
@@ -757,25 +736,9 @@ def train_classification(
                         "train_config": json.dumps(config.to_dict()),
                         "split_digest": split_digest,
                     },
-                )
-            line: dict[str, Any] = {
-                "epoch": epoch + 1,
-                "lr": float(optimizer.param_groups[0]["lr"]),
-                "backbone_frozen": frozen,
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "chunk_auc": _json_number(scores["chunk_auc"]),
-                "patient_auc": _json_number(scores["patient_auc"]),
-                "best": improved,
-                **speed,
-                "seconds": round(time.perf_counter() - began, 3),
-            }
-            if context.is_main:
-                append_history(files.log, history, line)
-            else:
-                history.append(line)
-            barrier(context)  # rank 0 has written the epoch's files
-            if show:
+                ),
+            )
+            if progress and context.is_main:
                 tqdm.write(
                     f"{config.mri_type} epoch {epoch + 1}: train {train_loss:.4f} "
                     f"val {val_loss:.4f} chunk AUC {scores['chunk_auc']:.3f} "

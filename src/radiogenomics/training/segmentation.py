@@ -32,6 +32,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,24 +58,18 @@ from radiogenomics.models.segmentation import (
 from radiogenomics.training._common import (
     AmpMode,
     EarlyStopping,
-    append_history,
     check_resume,
     deterministic,
     digest,
-    load_rng_state,
     open_run_folder,
-    read_history,
     resolve_amp,
     resolve_device,
     seed_everything,
     write_epoch_checkpoint,
-    write_text,
 )
 from radiogenomics.training._distributed import (
     DistributedContext,
     all_reduce_sum,
-    barrier,
-    broadcast_buffers,
     broadcast_object,
     process_count_change,
 )
@@ -82,7 +77,6 @@ from radiogenomics.training._runtime import (
     AugmentOn,
     TrainingRuntime,
     check_fast_path,
-    load_optimizer_state,
 )
 from radiogenomics.training.split import patient_folds, patient_split
 
@@ -416,15 +410,7 @@ def train_segmentation(
         if not train_rows or not val_rows:
             raise InvalidInputError("split: both the training and validation rows must be given.")
     split_digest = digest(train_rows) + digest(val_rows)
-    runtime = TrainingRuntime.create(
-        device=config.device,
-        amp=config.amp,
-        channels_last=config.channels_last,
-        compile=config.compile,
-        augment=config.augment,
-        augment_on=config.augment_on,
-        seed=config.seed,
-    )
+    runtime = TrainingRuntime.from_settings(config)
     context = runtime.context
 
     files, has_run = open_run_folder(out, resume=resume)
@@ -442,35 +428,26 @@ def train_segmentation(
         start, stopping = 0, EarlyStopping(config.patience)
         history: list[dict[str, Any]] = []
         if has_run:
-            state = torch.load(files.state, map_location="cpu", weights_only=True)
-            _check_resume(state, config, model_config, split_digest, out, context)
-            load_weights(model, files.last, config=model_config)
-            load_optimizer_state(optimizer, state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            start = state["epoch"]
-            stopping.restore(state)
-            load_rng_state(state["rng"])
-            history = read_history(files.log, until=start)
-        barrier(context)  # every process has read the run folder before rank 0 rewrites it
-        if context.is_main:
-            write_text(files.log, "".join(json.dumps(h) + "\n" for h in history))
-            write_text(
-                out / "config.json",
-                json.dumps(
-                    {
-                        "data_dir": str(data_dir),
-                        "model_config": model_config.to_dict(),
-                        "train_config": config.to_dict(),
-                        "processes": context.world_size,
-                        "train_rows": len(train_rows),
-                        "val_rows": len(val_rows),
-                        "val_patients": sorted({store.rows[i]["patient_id"] for i in val_rows}),
-                    },
-                    indent=2,
-                )
-                + "\n",
+            start, history = runtime.resume(
+                files,
+                check=lambda state: _check_resume(
+                    state, config, model_config, split_digest, out, context
+                ),
+                load_weights=lambda: load_weights(model, files.last, config=model_config),
+                optimizer=optimizer,
+                stopping=stopping,
+                states={"scheduler": scheduler, "scaler": scaler},
             )
+        run_info = {
+            "data_dir": str(data_dir),
+            "model_config": model_config.to_dict(),
+            "train_config": config.to_dict(),
+            "processes": context.world_size,
+            "train_rows": len(train_rows),
+            "val_rows": len(val_rows),
+            "val_patients": sorted({store.rows[i]["patient_id"] for i in val_rows}),
+        }
+        runtime.write_run_files(files, history, {out / "config.json": run_info})
 
         loss_fn = _make_loss(config.loss)
         channels = _regions(data_dir, n_channels)
@@ -489,7 +466,6 @@ def train_segmentation(
             "model_config": model_config.to_json(),
             "train_config": json.dumps(config.to_dict(), sort_keys=True),
         }
-        show = progress and context.is_main
 
         for epoch in range(start, config.epochs):
             if stopping.stopped:
@@ -501,23 +477,10 @@ def train_segmentation(
             step_model = runtime.training_model(model)
             step_model.train()
             train_set.set_epoch(epoch)
-            loader = runtime.train_loader(
-                train_set,
-                batch_size=config.batch_size,
-                num_workers=config.num_workers,
-                epoch=epoch,
+            bar, clock, generator = runtime.epoch_batches(
+                train_set, epoch=epoch, desc=f"epoch {epoch + 1}/{config.epochs}", progress=progress
             )
-            generator = runtime.augment_generator(epoch)
-            clock = runtime.clock()
             total, count = 0.0, 0
-            bar = tqdm(
-                clock.batches(loader),
-                total=len(loader),
-                desc=f"epoch {epoch + 1}/{config.epochs}",
-                unit="batch",
-                leave=False,
-                disable=not show,
-            )
             for batch in bar:
                 image = runtime.to_device(batch["image"])
                 mask = runtime.to_device(batch["mask"])
@@ -537,10 +500,7 @@ def train_segmentation(
                 clock.count(image.shape[0])
                 bar.set_postfix(loss=f"{total / count:.4f}")
             bar.close()
-            speed = clock.summary(context)
-            sums = all_reduce_sum(torch.tensor([total, float(count)]), context)
-            train_loss = float(sums[0]) / max(float(sums[1]), 1.0)
-            broadcast_buffers(model, context)
+            train_loss, speed = runtime.end_training(model, clock, total, count)
             val_loader, _ = runtime.val_loader(
                 val_set, batch_size=config.batch_size, num_workers=config.num_workers
             )
@@ -549,8 +509,22 @@ def train_segmentation(
             lr = float(optimizer.param_groups[0]["lr"])
             scheduler.step(val_loss)
             improved = stopping.update(epoch + 1, val_loss, scores)
-            if context.is_main:
-                write_epoch_checkpoint(
+            runtime.commit_epoch(
+                files,
+                history,
+                {
+                    "epoch": epoch + 1,
+                    "lr": lr,
+                    "encoder_frozen": frozen,
+                    "train_loss": train_loss,
+                    "val_loss": val_loss,
+                    **scores,
+                    "best": improved,
+                    **speed,
+                },
+                began=began,
+                checkpoint=partial(
+                    write_epoch_checkpoint,
                     files,
                     model,
                     epoch=epoch + 1,
@@ -570,24 +544,9 @@ def train_segmentation(
                         "model_config": model_config.to_json(),
                         "split_digest": split_digest,
                     },
-                )
-            line: dict[str, Any] = {
-                "epoch": epoch + 1,
-                "lr": lr,
-                "encoder_frozen": frozen,
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                **scores,
-                "best": improved,
-                **speed,
-                "seconds": round(time.perf_counter() - began, 3),
-            }
-            if context.is_main:
-                append_history(files.log, history, line)
-            else:
-                history.append(line)
-            barrier(context)  # rank 0 has written the epoch's files
-            if show:
+                ),
+            )
+            if progress and context.is_main:
                 tqdm.write(
                     f"epoch {epoch + 1}: train {train_loss:.4f} val {val_loss:.4f} "
                     + " ".join(f"{k} {v:.3f}" for k, v in scores.items() if k.startswith("dice"))
