@@ -67,9 +67,9 @@ __all__ = [
 _ORIENTATIONS: tuple[Orientation, ...] = ("native", "radiological")
 
 InferenceAmp = Literal["auto", "off", "bf16", "fp16"]
-"""Mixed precision at inference: ``"auto"`` (bfloat16 on CUDA, or float16 on a GPU
-without bfloat16; full precision on any other device), ``"off"``, ``"bf16"``, ``"fp16"``
-(CUDA only)."""
+"""The mixed precision of inference, one of ``"auto"`` (bfloat16 on CUDA, or float16 on
+a GPU without bfloat16; full precision on any other device), ``"off"``, ``"bf16"`` and
+``"fp16"`` (CUDA only)."""
 
 
 def _device(device: str | torch.device) -> torch.device:
@@ -491,7 +491,7 @@ class MaskPredictor:
         channels_last: Channels-last weights and batches; ``None`` means on for CUDA
             only.
         compile: Run the model through ``torch.compile`` (the first predictions
-            compile it; :attr:`model` stays the plain module).
+            compile it; ``predictor.model`` stays the plain module).
 
     Raises:
         ConfigurationError: An option is out of range or ``device`` is not a device

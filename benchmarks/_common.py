@@ -1,0 +1,73 @@
+"""Helpers shared by the speed benchmarks (throughput, predict latency, preparation scaling).
+
+The scripts run as ``python benchmarks/<name>.py``, so this module is importable as
+``_common`` (the script's folder is first on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+
+class Log:
+    """Prints messages prefixed with the seconds since it was made."""
+
+    def __init__(self) -> None:
+        self.began = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.began
+
+    def __call__(self, message: str) -> None:
+        print(f"[{self.elapsed():6.1f} s] {message}", flush=True)
+
+
+def cpu_name() -> str:
+    """The CPU model and the number of cores this process may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {cores} cores"
+    except OSError:
+        pass
+    return f"{platform.processor() or 'unknown CPU'}, {cores} cores"
+
+
+def device_name(device: Any) -> str:
+    """``torch.cuda.get_device_name`` on CUDA, else the CPU's name."""
+    import torch
+
+    if device.type == "cuda":
+        return str(torch.cuda.get_device_name(device))
+    return cpu_name()
+
+
+def machine() -> dict[str, Any]:
+    """What ran the benchmark, for the JSON record."""
+    import torch
+
+    return {
+        "machine": platform.platform(),
+        "cpu": cpu_name(),
+        "cpu_threads": torch.get_num_threads(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+
+
+def write_results(record: dict[str, Any], table: str, path: Path) -> None:
+    """Print the markdown table, write it and the JSON record, say where."""
+    print()
+    print(table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    markdown = path.with_suffix(".md")
+    markdown.write_text(table, encoding="utf-8")
+    print(f"wrote {path} and {markdown}")
