@@ -132,9 +132,9 @@ nitpick_ignore_regex = [
     ("py:data", r"Ellipsis"),  # the "..." of tuple[float, ...]
     # numpy's random generator, as annotated (numpy.random.Generator).
     ("py:class", r"numpy\.random\.(_generator\.)?Generator"),
-    # torch: tensors, modules, devices and dtypes in the annotations of the models,
+    # torch: tensors, modules, devices, dtypes and generators in the annotations of the models,
     # training and inference, and torch's Dataset base class.
-    ("py:class", r"torch\.(Tensor|device|dtype)"),
+    ("py:class", r"torch\.(Tensor|device|dtype|(_C\.)?Generator)"),
     ("py:class", r"torch\.nn\.(modules\.module\.)?Module"),
     ("py:class", r"torch\.utils\.data\.(dataset\.)?Dataset"),
 ]

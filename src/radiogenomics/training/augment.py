@@ -12,7 +12,7 @@ the random draws are not (torch instead of NumPy), so the two modes give differe
 distributed, augmentations.
 
 As in the loaders, random parameters are *sampled* (:meth:`DeviceAugment.sample`, from an
-explicit :class:`torch.Generator`, on the CPU) separately from being *applied*
+explicit ``torch.Generator``, on the CPU) separately from being *applied*
 (:meth:`DeviceAugment.apply`), so one draw moves an image and its masks alike and each
 half can be tested alone. The training loops seed one generator per epoch (and process),
 so a resumed run draws exactly what an uninterrupted one would.
@@ -95,7 +95,7 @@ class BatchAugmentParams:
         )
 
     def theta(self, height: int, width: int) -> torch.Tensor:
-        """The warps as :func:`torch.nn.functional.affine_grid` matrices.
+        """The warps as ``torch.nn.functional.affine_grid`` matrices.
 
         Each maps an output position to its source position, in the normalised
         coordinates of ``align_corners=True`` (-1 and 1 are the centres of the corner
