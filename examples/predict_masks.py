@@ -38,6 +38,8 @@ def train_tiny_model(folder: Path, *, cases: int, epochs: int) -> Path:
     from radiogenomics.testing import write_brats_cohort
     from radiogenomics.training import train_segmentation
 
+    if (folder / "run" / "best.safetensors").is_file():  # trained by an earlier run
+        return folder / "run"
     preset = get_preset("tiny")
     cohort = write_brats_cohort(folder / "task1", n_cases=cases, seed=0)
     prepare_segmentation(cohort, folder / "slices", config=preset.segmentation_prep)
@@ -53,11 +55,16 @@ def train_tiny_model(folder: Path, *, cases: int, epochs: int) -> Path:
     return folder / "run"
 
 
-def write_synthetic_series(folder: Path) -> tuple[Path, npt.NDArray[np.uint8]]:
-    """One synthetic FLAIR series as DICOM files, and its true (2, S, R, C) masks."""
+def write_synthetic_series(folder: Path, mri_type: str) -> tuple[Path, npt.NDArray[np.uint8]]:
+    """One synthetic series as DICOM files, and its true (2, S, R, C) masks.
+
+    As in real scans, FLAIR shows the edema (so the whole tumor) brightly, while the
+    enhancing rim (ET) stands out on T1wCE.
+    """
     from radiogenomics.testing import make_task2_patient, write_dicom_series
 
-    series = make_task2_patient("00042", label=1, seed=3, mri_types=("FLAIR",)).series["FLAIR"]
+    patient = make_task2_patient("00042", label=1, seed=3, mri_types=(mri_type,))
+    series = patient.series[mri_type]
     if not folder.is_dir():  # the same series every time: written once
         write_dicom_series(series.pixels, series.affine, folder, patient_id="00042")
     return folder, np.asarray(series.masks)
@@ -134,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="a stage 1 run folder (train-segmentation)")
     parser.add_argument("--out", type=Path, default=Path("masks.nii.gz"), help="label map")
     parser.add_argument("--plane", choices=("sagittal", "coronal", "axial"), help="NIfTI only")
+    parser.add_argument(
+        "--mri-type",
+        choices=("FLAIR", "T1w", "T1wCE", "T2w"),
+        default="FLAIR",
+        help="the synthetic series' type (without --input)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--work", type=Path, help="scratch folder (default: beside --out)")
     parser.add_argument("--train-cases", type=int, default=6, help="cases of the tiny model")
@@ -152,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     truth: npt.NDArray[np.uint8] | None = None
     source = args.input
     if source is None:
-        source, truth = write_synthetic_series(work / "series" / "FLAIR")
+        source, truth = write_synthetic_series(work / "series" / args.mri_type, args.mri_type)
 
     # 3. Predict, slice by slice, and write the masks with the input's geometry.
     masks, image, affine, plane = predict(run, source, plane=args.plane, device=args.device)

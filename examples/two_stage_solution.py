@@ -342,8 +342,7 @@ def draw_pictures(
     seg_run: Path,
     frames: Path,
     cls_runs: dict[str, Path],
-    scores: dict[str, float] | None,
-    labels: Path | None,
+    scored: tuple[dict[str, float], Path] | None,
 ) -> list[Path]:
     """What stage 2 sees, the training curves and the ROC curve.
 
@@ -366,7 +365,8 @@ def draw_pictures(
         written.append(viz.plot_training_curves(seg_run, out / "stage1-curves.png"))
         for mri_type, run in cls_runs.items():
             written.append(viz.plot_training_curves(run, out / f"stage2-curves-{mri_type}.png"))
-        if scores is not None and labels is not None:
+        if scored is not None:  # probabilities of labelled patients, and their labels
+            scores, labels = scored
             truth = read_labels(labels)
             patients = [p for p in scores if p in truth]
             truths, probabilities = [truth[p] for p in patients], [scores[p] for p in patients]
@@ -485,37 +485,36 @@ def main(argv: list[str] | None = None) -> int:
     trained = train_stage2(frames, preset, out / "stage2-runs", args)
     cls_runs = {t: Path(r["run"]) for t, r in trained.items()}
 
-    # Step 4: predict the patients that were never trained on; write the submission.
+    # Step 4: predict the patients that were never trained on; write their probabilities.
+    # Synthetic data: the test split (labelled). Real data: the held-out labelled
+    # patients, and the Kaggle test folder (scored only when --test-labels is given).
     from radiogenomics.inference import write_submission
 
-    device = args.device
+    targets: list[tuple[Path, str, Path | None]] = []
+    if inputs.test_dir is not None and inputs.test_dir != args.test_dir:
+        name = "submission.csv" if args.synthetic else "heldout-predictions.csv"
+        targets.append((inputs.test_dir, name, inputs.test_labels))
+    if args.test_dir is not None:
+        targets.append((args.test_dir, "submission.csv", args.test_labels))
     summary: dict[str, Any] = {
         "preset": preset.name,
-        "device": device,
+        "device": args.device,
         "stage1_heldout": segmentation,
         "stage2_validation_patient_auc": {t: r["val_patient_auc"] for t, r in trained.items()},
     }
-    scored: dict[str, float] | None = None
-    test_labels = inputs.test_labels or args.test_labels
-    if inputs.test_dir is not None:
-        combined, per_type, no_chunk = predict_test(
-            inputs.test_dir, seg_run, cls_runs, preset, device
+    scored: tuple[dict[str, float], Path] | None = None
+    for folder, name, labels in targets:
+        probabilities, per_type, no_chunk = predict_test(
+            folder, seg_run, cls_runs, preset, args.device
         )
-        name = "submission.csv" if args.synthetic or args.test_dir else "heldout-predictions.csv"
-        path = write_submission(combined, out / name, expected=list(combined))
-        log(f"wrote {path}: {len(combined)} patients, {len(no_chunk)} without a chunk")
-        summary["test_patients"] = len(combined)
-        summary["test_patients_without_chunk"] = no_chunk
-        if test_labels is not None:
-            summary["test"] = score_test(combined, per_type, test_labels)
-            scored = combined
-        if args.test_dir is not None and inputs.test_dir != args.test_dir:
-            combined, _, _ = predict_test(args.test_dir, seg_run, cls_runs, preset, device)
-            path = write_submission(combined, out / "submission.csv", expected=list(combined))
-            log(f"wrote {path}: {len(combined)} patients")
+        path = write_submission(probabilities, out / name, expected=list(probabilities))
+        log(f"wrote {path}: {len(probabilities)} patients, {len(no_chunk)} without a chunk")
+        if labels is not None and scored is None:
+            summary["test"] = score_test(probabilities, per_type, labels)
+            scored = (probabilities, labels)
 
     # Step 5: the results.
-    pictures = draw_pictures(out, seg_run, frames, cls_runs, scored, test_labels)
+    pictures = draw_pictures(out, seg_run, frames, cls_runs, scored)
     summary["pictures"] = [str(p) for p in pictures]
     summary["wall_seconds"] = round(time.perf_counter() - STARTED, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

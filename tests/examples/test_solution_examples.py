@@ -157,6 +157,45 @@ def test_classify_patient_on_a_synthetic_patient(
     assert 0.0 <= float(combined.group(1)) <= 1.0
 
 
+@pytest.mark.slow
+def test_two_stage_solution_on_real_data_layout(real_case_dir: Path, tmp_path: Path) -> None:
+    """The real-data form: a BraTS folder (the real case among synthetic ones), a Kaggle
+    train folder with labels, a test folder; labelled patients held out and scored."""
+    from radiogenomics.inference import read_submission
+    from radiogenomics.io import read_labels, task2_patient_ids
+    from radiogenomics.testing import write_brats_cohort, write_task2_cohort
+
+    task1 = tmp_path / "BraTS2021_Training_Data"
+    write_brats_cohort(task1, n_cases=2, seed=5, first_id=3000)
+    (task1 / real_case_dir.name).symlink_to(real_case_dir, target_is_directory=True)
+    kaggle = tmp_path / "rsna-miccai"
+    write_task2_cohort(kaggle, n_patients=8, seed=1, mri_types=("FLAIR",), split="train")
+    write_task2_cohort(kaggle, n_patients=3, seed=2, mri_types=("FLAIR",), split="test")
+    out = tmp_path / "out"
+    argv = [
+        "--task1-dir", str(task1),
+        "--task2-dir", str(kaggle / "train"),
+        "--labels", str(kaggle / "train_labels.csv"),
+        "--test-dir", str(kaggle / "test"),
+        "--preset", "tiny", "--device", "cpu", "--holdout-fraction", "0.25",
+        "--seg-epochs", "1", "--cls-epochs", "1", "--mri-types", "FLAIR", "--workers", "1",
+        "--out", str(out),
+    ]  # fmt: skip
+    printed = _run("two_stage_solution", argv)
+
+    held_out = read_labels(out / "split" / "heldout_labels.csv")
+    assert sorted(held_out.values()) == [0, 1]  # a quarter of each class of 8
+    assert set(read_submission(out / "heldout-predictions.csv")) == set(held_out)
+    test_ids = task2_patient_ids(kaggle / "test")
+    assert set(read_submission(out / "submission.csv", expected=test_ids)) == test_ids
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["test"]["patients"] == 2
+    assert "held-out test patients: AUC" in printed
+    # The real case trained stage 1 unless the leakage guard removed it.
+    guarded = "00006" in task2_patient_ids(kaggle / "train_labels.csv") | test_ids
+    assert (out / "stage1-slices" / real_case_dir.name).is_dir() != guarded
+
+
 def test_two_stage_solution_refuses_bad_arguments(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
