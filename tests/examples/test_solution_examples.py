@@ -116,6 +116,18 @@ def test_two_stage_solution_writes_a_submission_and_scores(two_stage: tuple[Path
 
 
 @pytest.mark.slow
+def test_two_stage_solution_resumes_without_redoing_work(two_stage: tuple[Path, str]) -> None:
+    from radiogenomics.inference import read_submission
+
+    out, _ = two_stage
+    before = read_submission(out / "submission.csv")
+    printed = _run("two_stage_solution", ["--out", str(out), *SMALL, "--resume"])
+    assert "0 cases written, 3 already prepared" in printed
+    assert "0 patients written, 8 already prepared" in printed
+    assert read_submission(out / "submission.csv") == before
+
+
+@pytest.mark.slow
 def test_classify_patient_agrees_with_the_submission(two_stage: tuple[Path, str]) -> None:
     from radiogenomics.inference import read_submission
 
