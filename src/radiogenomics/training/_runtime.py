@@ -34,6 +34,7 @@ from radiogenomics.training._common import (
     load_rng_state,
     read_history,
     resolve_amp,
+    write_epoch_checkpoint,
     write_text,
 )
 from radiogenomics.training._distributed import (
@@ -396,6 +397,25 @@ class TrainingRuntime:
         )
         return bar, clock, self.augment_generator(epoch)
 
+    def train_step(
+        self,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        forward: Callable[[], torch.Tensor],
+        loss_of: Callable[[torch.Tensor], torch.Tensor],
+    ) -> float:
+        """One optimizer step: ``forward()`` under autocast, ``loss_of`` on its float32
+        output, the scaled backward pass and the step. Returns the loss."""
+        optimizer.zero_grad(set_to_none=True)
+        with self.autocast():
+            output = forward()
+        loss = loss_of(output.float())
+        scaled: Any = scaler.scale(loss)
+        scaled.backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return float(loss.detach())
+
     def end_training(
         self, model: torch.nn.Module, clock: EpochClock, total: float, count: int
     ) -> tuple[float, dict[str, float]]:
@@ -472,19 +492,44 @@ class TrainingRuntime:
         line: dict[str, Any],
         *,
         began: float,
-        checkpoint: Callable[[], None],
+        model: torch.nn.Module,
+        scores: Mapping[str, float],
+        stopping: EarlyStopping,
+        metadata: Mapping[str, str],
+        training: Mapping[str, Any],
+        settings: Mapping[str, str],
     ) -> None:
         """Rank 0 writes the epoch's checkpoints and history line; all then wait.
+
+        The checkpoints are :func:`~radiogenomics.training._common.write_epoch_checkpoint`'s,
+        for the epoch, validation loss and improvement of ``line``; the state also records
+        the number of processes (``world_size``).
 
         Args:
             files: The run folder's files.
             history: The lines so far (``line`` is added, with ``seconds``).
-            line: The epoch's metrics.
+            line: The epoch's metrics, with ``epoch``, ``val_loss`` and ``best``.
             began: ``time.perf_counter()`` at the epoch's start.
-            checkpoint: Writes the checkpoints (called on rank 0 only).
+            model: The model whose weights are saved.
+            scores: The validation scores.
+            stopping: The early-stopping counters after this epoch.
+            metadata: The weights' metadata shared by every epoch.
+            training: The state dicts to resume from.
+            settings: JSON strings that a resumed run must match.
         """
         if self.context.is_main:
-            checkpoint()
+            write_epoch_checkpoint(
+                files,
+                model,
+                epoch=line["epoch"],
+                val_loss=line["val_loss"],
+                scores=scores,
+                improved=line["best"],
+                metadata=metadata,
+                training={**training, "world_size": self.context.world_size},
+                stopping=stopping,
+                settings=settings,
+            )
         line = {**line, "seconds": round(time.perf_counter() - began, 3)}
         if self.context.is_main:
             append_history(files.log, history, line)

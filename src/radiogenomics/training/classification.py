@@ -75,7 +75,6 @@ from radiogenomics.training._common import (
     digest,
     open_run_folder,
     seed_everything,
-    write_epoch_checkpoint,
 )
 from radiogenomics.training._distributed import (
     DistributedContext,
@@ -675,14 +674,13 @@ def train_classification(
                 target = runtime.to_device(batch["label"])
                 if runtime.augment is not None and generator is not None:
                     chunk_frames, _ = runtime.augment(chunk_frames, generator=generator)
-                optimizer.zero_grad(set_to_none=True)
-                with runtime.autocast():
-                    logits = step_model(chunk_frames, valid)
-                loss = loss_fn(logits.float(), target)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                total += float(loss.detach()) * int(target.shape[0])
+                loss = runtime.train_step(
+                    optimizer,
+                    scaler,
+                    partial(step_model, chunk_frames, valid),
+                    partial(loss_fn, target=target),
+                )
+                total += loss * int(target.shape[0])
                 count += int(target.shape[0])
                 clock.count(int(chunk_frames.shape[0]) * int(chunk_frames.shape[1]))
                 bar.set_postfix(loss=f"{total / count:.4f}")
@@ -717,26 +715,15 @@ def train_classification(
                     **speed,
                 },
                 began=began,
-                checkpoint=partial(
-                    write_epoch_checkpoint,
-                    files,
-                    model,
-                    epoch=epoch + 1,
-                    val_loss=val_loss,
-                    scores=scores,
-                    improved=improved,
-                    metadata=metadata,
-                    training={
-                        "optimizer": optimizer.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "world_size": context.world_size,
-                    },
-                    stopping=stopping,
-                    settings={
-                        "train_config": json.dumps(config.to_dict()),
-                        "split_digest": split_digest,
-                    },
-                ),
+                model=model,
+                scores=scores,
+                stopping=stopping,
+                metadata=metadata,
+                training={"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict()},
+                settings={
+                    "train_config": json.dumps(config.to_dict()),
+                    "split_digest": split_digest,
+                },
             )
             if progress and context.is_main:
                 tqdm.write(

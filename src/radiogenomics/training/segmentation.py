@@ -65,7 +65,6 @@ from radiogenomics.training._common import (
     resolve_amp,
     resolve_device,
     seed_everything,
-    write_epoch_checkpoint,
 )
 from radiogenomics.training._distributed import (
     DistributedContext,
@@ -488,14 +487,13 @@ def train_segmentation(
                     image, moved = runtime.augment(image, mask, generator=generator)
                     mask = mask if moved is None else moved
                 image = runtime.memory_format(image)
-                optimizer.zero_grad(set_to_none=True)
-                with runtime.autocast():
-                    logits = step_model(image)
-                loss = loss_fn(logits.float(), mask)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                total += float(loss.detach()) * image.shape[0]
+                loss = runtime.train_step(
+                    optimizer,
+                    scaler,
+                    partial(step_model, image),
+                    partial(loss_fn, target=mask),
+                )
+                total += loss * image.shape[0]
                 count += image.shape[0]
                 clock.count(image.shape[0])
                 bar.set_postfix(loss=f"{total / count:.4f}")
@@ -523,28 +521,20 @@ def train_segmentation(
                     **speed,
                 },
                 began=began,
-                checkpoint=partial(
-                    write_epoch_checkpoint,
-                    files,
-                    model,
-                    epoch=epoch + 1,
-                    val_loss=val_loss,
-                    scores=scores,
-                    improved=improved,
-                    metadata=metadata,
-                    training={
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "world_size": context.world_size,
-                    },
-                    stopping=stopping,
-                    settings={
-                        "train_config": json.dumps(config.to_dict()),
-                        "model_config": model_config.to_json(),
-                        "split_digest": split_digest,
-                    },
-                ),
+                model=model,
+                scores=scores,
+                stopping=stopping,
+                metadata=metadata,
+                training={
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                },
+                settings={
+                    "train_config": json.dumps(config.to_dict()),
+                    "model_config": model_config.to_json(),
+                    "split_digest": split_digest,
+                },
             )
             if progress and context.is_main:
                 tqdm.write(
