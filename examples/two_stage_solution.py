@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -400,7 +399,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="settings (default: tiny on synthetic data, released-code on real data)",
     )
     parser.add_argument(
-        "--device", help="torch device: cpu, cuda, cuda:1, auto (default: cpu synthetic, auto)"
+        "--device",
+        help="torch device: cpu, cuda, cuda:1, auto (default: cpu on synthetic data, else auto)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("two-stage-out"), help="output folder (two-stage-out)"
@@ -441,7 +441,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--holdout-fraction {args.holdout_fraction} must be in [0, 1)")
     if args.out.is_dir() and any(args.out.iterdir()) and not args.resume:
         parser.error(f"{args.out} is not empty: pass --resume to continue, or another --out")
-    args.progress = args.progress and sys.stderr.isatty()
     return args
 
 
