@@ -697,8 +697,11 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument(
         "--orientation",
         choices=("native", "radiological"),
-        default="native",
-        help="in-plane layout of NIfTI slices, as the model was trained (default: native)",
+        default=None,
+        help=(
+            "in-plane layout of NIfTI slices (default: as the model's training slices, "
+            "read from the run; native when the run does not say)"
+        ),
     )
     _add_inference_speed(p)
     p.set_defaults(handler=_run_segment)
@@ -719,6 +722,7 @@ def _run_segment(args: argparse.Namespace) -> int:
     )
     from radiogenomics.io.dicom import read_dicom_series
     from radiogenomics.io.nifti import read_nifti
+    from radiogenomics.slicing import Orientation
 
     check_nifti_path(args.out)
     source: Path = args.input
@@ -732,6 +736,9 @@ def _run_segment(args: argparse.Namespace) -> int:
         check_nifti_path(source, name="input")
     models = importlib.import_module("radiogenomics.models")
     model, config = models.load_segmentation_model(args.model, which="best", device=args.device)
+    orientation: Orientation = (
+        args.orientation or models.training_orientation(args.model) or "native"
+    )
     predictor = MaskPredictor(
         model,
         image_size=int(config.image_size),
@@ -751,15 +758,15 @@ def _run_segment(args: argparse.Namespace) -> int:
         else:
             plane = args.plane
             masks = predictor.predict_volume(
-                series.to_nifti_array(), affine, plane=plane, orientation=args.orientation
+                series.to_nifti_array(), affine, plane=plane, orientation=orientation
             )
     else:
         volume, affine = read_nifti(source)
         plane = args.plane or "axial"
-        masks = predictor.predict_volume(volume, affine, plane=plane, orientation=args.orientation)
+        masks = predictor.predict_volume(volume, affine, plane=plane, orientation=orientation)
     path = save_label_map(masks_to_label_map(masks), affine, args.out)
     print(
-        f"wrote {path}: shape {masks.shape[1:]}, {plane} slices, "
+        f"wrote {path}: shape {masks.shape[1:]}, {plane} slices ({orientation} layout), "
         f"WT {int(np.count_nonzero(masks[0] | masks[1]))} voxels, "
         f"ET {int(np.count_nonzero(masks[1]))} voxels"
     )

@@ -98,6 +98,32 @@ def test_segment_nifti(
     assert labels[18, 26, 24] == WT_LABEL
 
 
+def test_segment_slices_niftis_as_the_run_was_trained(
+    tmp_path: Path, loader: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    shape = (36, 40, 30)
+    volume = np.where(_blob(shape, (18.0, 26.0, 17.0)) <= 8, 400, 50).astype(np.int16)
+    source = tmp_path / "flair.nii.gz"
+    nib.save(nib.Nifti1Image(volume, np.eye(4)), source)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(
+        json.dumps({"prepare_config": {"orientation": "radiological"}})
+    )
+    outputs = {}
+    for extra in ([], ["--orientation", "native"]):
+        out = tmp_path / f"masks{len(extra)}.nii.gz"
+        assert main(["segment", "--model", str(run), str(source), str(out), *extra]) == 0
+        outputs[len(extra)] = np.asarray(nib.load(out).dataobj)
+    printed = capsys.readouterr().out
+    assert "(radiological layout)" in printed
+    assert "(native layout)" in printed
+    # The brightness model is equivariant, so both layouts map back to the same voxels.
+    np.testing.assert_array_equal(outputs[0], outputs[2])
+
+
 def test_segment_dicom_series(tmp_path: Path, loader: list[dict[str, Any]]) -> None:
     n_slices, rows, columns = 14, 40, 44
     distance = _blob((n_slices, rows, columns), (7.0, 15.0, 27.0))

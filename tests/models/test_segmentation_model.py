@@ -268,3 +268,24 @@ def test_the_library_never_loads_files_in_a_way_that_runs_code() -> None:
                 found.append(f"{path.relative_to(_SRC)}:{node.lineno} {name}.{key[1]}")
     assert not found, f"loading that can execute code: {found}"
     assert checked >= 4, "the scan found none of the library's loaders"
+
+
+def test_training_orientation_reads_the_run(tmp_path: Path) -> None:
+    import json
+
+    from radiogenomics.models import training_orientation
+
+    run = tmp_path / "run"
+    run.mkdir()
+    assert training_orientation(run) is None  # no config.json
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    (prepared / "prepare-config.json").write_text(json.dumps({"orientation": "native"}))
+    (run / "config.json").write_text(json.dumps({"data_dir": str(prepared)}))
+    assert training_orientation(run) == "native"
+    assert training_orientation(run / "best.safetensors") == "native"
+    info = {"data_dir": "moved", "prepare_config": {"orientation": "radiological"}}
+    (run / "config.json").write_text(json.dumps(info))
+    assert training_orientation(run) == "radiological"
+    (run / "config.json").write_text("{not json")
+    assert training_orientation(run) is None

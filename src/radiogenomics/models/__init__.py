@@ -17,6 +17,7 @@ from radiogenomics.models.segmentation import (
     load_segmentation_model,
     load_state_dict_file,
     load_weights,
+    training_orientation,
 )
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "load_segmentation_model",
     "load_state_dict_file",
     "load_weights",
+    "training_orientation",
 ]
 
 _LAZY = frozenset({"SequenceClassifier", "SequenceHead", "load_backbone_weights"})

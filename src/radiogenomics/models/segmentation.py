@@ -45,6 +45,7 @@ __all__ = [
     "load_segmentation_model",
     "load_state_dict_file",
     "load_weights",
+    "training_orientation",
 ]
 
 HUB_WEIGHT_NAMES: frozenset[str] = frozenset(
@@ -532,3 +533,39 @@ def load_segmentation_model(
     load_weights(model, path, config=config)
     model.eval()
     return model.to(device), config
+
+
+def training_orientation(run_dir: str | Path) -> Literal["native", "radiological"] | None:
+    """The in-plane layout of the slices a stage 1 run was trained on, if known.
+
+    A NIfTI volume must be sliced the way the model's training slices were (see
+    :data:`~radiogenomics.slicing.Orientation`): ``writeup`` and ``tiny`` preparation lays
+    them out radiologically, ``released-code`` keeps the stored axes. The run's
+    ``config.json`` records the preparation settings (``prepare_config``) or, for older
+    runs, the prepared folder whose ``prepare-config.json`` holds them.
+
+    Args:
+        run_dir: A folder written by :func:`~radiogenomics.training.train_segmentation`
+            (or one of its ``.safetensors`` files).
+
+    Returns:
+        ``"native"`` or ``"radiological"``; ``None`` when the run does not say (no
+        ``config.json``, or its prepared folder has moved).
+    """
+    import json
+
+    run = Path(run_dir)
+    if run.suffix == ".safetensors":
+        run = run.parent
+    try:
+        info = json.loads((run / "config.json").read_text(encoding="utf-8"))
+        prep = info.get("prepare_config")
+        if not isinstance(prep, dict):
+            data_dir = Path(str(info["data_dir"]))
+            prep = json.loads((data_dir / "prepare-config.json").read_text(encoding="utf-8"))
+        orientation = prep["orientation"]
+    except (OSError, KeyError, TypeError, AttributeError, ValueError):
+        return None
+    if orientation in ("native", "radiological"):
+        return orientation  # type: ignore[no-any-return]
+    return None
