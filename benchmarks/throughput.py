@@ -312,7 +312,7 @@ def _train_step(
         with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             output = model(x)
         loss = F.binary_cross_entropy_with_logits(output.float(), target)
-        scaler.scale(loss).backward()
+        scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
         scaler.step(optimizer)
         scaler.update()
         return loss
@@ -592,7 +592,9 @@ def _agreement(spec: ModelSpec, base: Any, fast: Any, x: Any, dtype: Any) -> dic
     }
 
 
-def _bench_model(spec: ModelSpec, s: Settings, work: Path, log: Callable[[str], None]) -> dict:
+def _bench_model(
+    spec: ModelSpec, s: Settings, work: Path, log: Callable[[str], None]
+) -> dict[str, Any]:
     import torch
 
     device = torch.device(s.device)
@@ -901,7 +903,7 @@ def main() -> None:
         for spec in _specs(s):
             if spec.name in args.models:
                 models[spec.name] = _bench_model(spec, s, work, log)
-                _flop_floor(models[spec.name], name, peak)  # type: ignore[arg-type]
+                _flop_floor(models[spec.name], name, peak)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
