@@ -132,6 +132,55 @@ def test_metric_rejects_wrong_channel_count() -> None:
         metric.update(PROB, TRUE)
 
 
+@given(st.integers(min_value=0, max_value=2**31 - 1), st.integers(min_value=1, max_value=4))
+def test_metric_states_of_shards_add_up_to_the_whole_set(seed: int, shards: int) -> None:
+    """Property: summing the states of metrics that each saw a shard of the batches, and
+    loading the sum, gives the metric of every batch (what distributed validation does)."""
+    generator = torch.Generator().manual_seed(seed)
+    batches = [
+        (
+            torch.rand(2, 2, 4, 4, generator=generator),
+            (torch.rand(2, 2, 4, 4, generator=generator) > 0.5).float(),
+        )
+        for _ in range(5)
+    ]
+    whole = SegmentationMetrics()
+    parts = [SegmentationMetrics() for _ in range(shards)]
+    for index, (prob, truth) in enumerate(batches):
+        whole.update(prob, truth)
+        parts[index % shards].update(prob, truth)
+    states = [part.state() for part in parts]
+    summed = {key: sum(state[key] for state in states) for key in states[0]}
+    merged = SegmentationMetrics()
+    merged.load_state(summed)  # type: ignore[arg-type]
+    assert merged.compute() == whole.compute()
+    assert merged.n_images == whole.n_images == 10
+    assert all(torch.equal(merged.state()[k], v) for k, v in whole.state().items())
+
+
+def test_metric_state_is_a_copy_and_checked_when_loaded() -> None:
+    metric = SegmentationMetrics()
+    metric.update(PROB, TRUE)
+    state = metric.state()
+    assert state["intersection"].tolist() == [2.0, 1.0]
+    assert state["predicted"].tolist() == [3.0, 1.0]
+    assert state["true"].tolist() == [3.0, 2.0]
+    assert float(state["images"]) == 1.0
+    assert all(v.dtype == torch.float64 for v in state.values())
+    state["intersection"] += 5  # the caller's copy
+    assert metric.state()["intersection"].tolist() == [2.0, 1.0]
+    with pytest.raises(InvalidInputError, match=r"entries \['images', 'intersection'\]"):
+        metric.load_state({"intersection": state["intersection"], "images": state["images"]})
+    with pytest.raises(InvalidInputError, match=r"shape \(3,\), expected \(2,\)"):
+        metric.load_state({**state, "true": torch.zeros(3)})
+    with pytest.raises(InvalidInputError, match="whole numbers"):
+        metric.load_state({**state, "predicted": torch.tensor([0.5, 1.0])})
+    with pytest.raises(InvalidInputError, match="whole numbers"):
+        metric.load_state({**state, "images": torch.tensor(-1.0)})
+    metric.load_state(metric.state())  # a round trip changes nothing
+    assert metric.compute()["dice_WT"] == pytest.approx(4 / 6)
+
+
 @given(
     st.integers(min_value=0, max_value=2**31 - 1),
     st.floats(min_value=0.05, max_value=0.95),

@@ -70,6 +70,7 @@ from radiogenomics.training._distributed import (
     ShardSampler,
     all_gather_objects,
     all_reduce_sum,
+    all_reduce_sums,
     barrier,
     broadcast_object,
     context_from_env,
@@ -333,6 +334,12 @@ def test_single_process_collectives_are_identities() -> None:
         all_reduce_sum(torch.tensor([1.5, 2.0]), single),
         torch.tensor([1.5, 2.0], dtype=torch.float64),
     )
+    sums = all_reduce_sums({"a": torch.ones(2, 3), "b": torch.tensor(4)}, single)
+    assert sums["a"].shape == (2, 3)
+    assert sums["b"].shape == ()
+    assert sums["a"].dtype == sums["b"].dtype == torch.float64
+    assert float(sums["b"]) == 4.0
+    assert all_reduce_sums({}, single) == {}
     assert all_gather_objects({"a": 1}, single) == [{"a": 1}]
     assert broadcast_object((0.5, {"x": 1.0}), single) == (0.5, {"x": 1.0})
     barrier(single)

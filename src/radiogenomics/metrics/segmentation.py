@@ -18,7 +18,7 @@ This module imports torch; ``import radiogenomics`` does not import it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -214,6 +214,9 @@ class SegmentationMetrics:
 
     Intersections and sizes are summed over every batch given to :meth:`update`, so
     :meth:`compute` gives the Dice of the whole held-out set, not a mean of batch scores.
+    The sums are whole numbers: :meth:`state` gives them and :meth:`load_state` takes
+    them back, so metrics filled on separate shards of a set (processes, workers) add up
+    to the metric of the whole set (sum each entry, then :meth:`load_state`).
 
     Args:
         channels: Names of the channels, in order (``("WT", "ET")``).
@@ -261,6 +264,67 @@ class SegmentationMetrics:
         self._pred += pred.cpu()
         self._true += true.cpu()
         self.n_images += int(probabilities.shape[0])
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """The sums so far, as new float64 tensors (what :meth:`load_state` takes).
+
+        Returns:
+            ``intersection``, ``predicted`` and ``true``: per channel, the pixels
+            predicted and true, predicted, and true; ``images``: the images seen.
+
+        Shape:
+            intersection, predicted, true: (C,); images: ().
+
+        Example:
+            >>> import torch
+            >>> shards = [SegmentationMetrics(channels=("WT",)) for _ in range(2)]
+            >>> shards[0].update(torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2))
+            >>> shards[1].update(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2))
+            >>> states = [s.state() for s in shards]
+            >>> whole = SegmentationMetrics(channels=("WT",))
+            >>> whole.load_state({k: states[0][k] + states[1][k] for k in states[0]})
+            >>> whole.compute()["dice_WT"], whole.n_images
+            (0.6666666666666666, 2)
+        """
+        return {
+            "intersection": self._inter.clone(),
+            "predicted": self._pred.clone(),
+            "true": self._true.clone(),
+            "images": torch.tensor(float(self.n_images), dtype=torch.float64),
+        }
+
+    def load_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Replace the sums with ``state`` (as :meth:`state` gives, e.g. summed over
+        processes); ``state`` is copied, not kept.
+
+        Raises:
+            InvalidInputError: An entry is missing or unknown, a shape is not (C,) (or
+                () for ``images``), or a sum is negative or not a whole number.
+        """
+        expected = {"intersection", "predicted", "true", "images"}
+        if set(state) != expected:
+            raise InvalidInputError(
+                f"a metric state has the entries {sorted(state)}, expected {sorted(expected)} "
+                "(as SegmentationMetrics.state() gives)."
+            )
+        size = len(self.channels)
+        sums: dict[str, torch.Tensor] = {}
+        for name, value in state.items():
+            want = () if name == "images" else (size,)
+            tensor = torch.as_tensor(value).detach().to("cpu", torch.float64).clone()
+            if tuple(tensor.shape) != want:
+                raise InvalidInputError(
+                    f"the metric state's {name!r} has shape {tuple(tensor.shape)}, expected "
+                    f"{want} ({size} channels: {', '.join(self.channels)})."
+                )
+            if bool((tensor < 0).any()) or not bool((tensor == tensor.round()).all()):
+                raise InvalidInputError(
+                    f"the metric state's {name!r} holds {tensor.tolist()}; sums of pixels "
+                    "and images are whole numbers, at least 0."
+                )
+            sums[name] = tensor
+        self._inter, self._pred, self._true = sums["intersection"], sums["predicted"], sums["true"]
+        self.n_images = int(sums["images"])
 
     def compute(self) -> dict[str, float]:
         """The scores so far: ``dice_<channel>``, ``dice_pooled``, ``iou_<channel>``, ...

@@ -5,6 +5,18 @@ every random state (for exact resumption), atomic checkpoint writes (safetensors
 weights, a ``torch.save`` state read back with ``weights_only=True``), the
 ``metrics.jsonl`` history, and the end-of-epoch bookkeeping (best checkpoint, early
 stopping, the files of a run folder). This module imports torch.
+
+An epoch is committed in this order, so that a crash at any point resumes to the run
+an uninterrupted process would have made:
+
+1. its line is appended to ``metrics.jsonl`` (a resumed run keeps only the lines up to
+   the state's epoch, so a line without its state is written again);
+2. ``last.state.pt`` is renamed into place: **the commit point**. It holds the model's
+   weights with everything else (optimizer, counters, random states), so a resumed run
+   never pairs one epoch's state with another epoch's weights;
+3. ``last.safetensors``, then ``best.safetensors`` (when the epoch improved), for users.
+   A resumed run rewrites either from the state when a crash left it behind
+   (:func:`repair_weight_files`).
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import random
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,7 +38,7 @@ import numpy as np
 import torch
 
 from radiogenomics._options import check_choice
-from radiogenomics.errors import ConfigurationError
+from radiogenomics.errors import ConfigurationError, CorruptFileError
 
 __all__ = [
     "AmpMode",
@@ -35,15 +48,19 @@ __all__ = [
     "check_resume",
     "deterministic",
     "digest",
+    "load_model_state",
     "load_rng_state",
     "open_run_folder",
     "read_history",
+    "read_training_state",
+    "repair_weight_files",
     "resolve_amp",
     "resolve_device",
     "rng_state",
     "save_state",
     "save_weights",
     "seed_everything",
+    "weight_tensors",
     "write_epoch_checkpoint",
     "write_text",
 ]
@@ -150,15 +167,22 @@ def _atomic(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
 
 
-def save_weights(model: torch.nn.Module, path: Path, metadata: Mapping[str, str]) -> None:
-    """Write the model's state dict as safetensors with string metadata, atomically."""
+def weight_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict on the CPU, contiguous (what the checkpoints hold)."""
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+
+def save_weights(
+    tensors: Mapping[str, torch.Tensor], path: Path, metadata: Mapping[str, str]
+) -> None:
+    """Write CPU tensors (:func:`weight_tensors`) as safetensors with string metadata,
+    atomically."""
     from safetensors.torch import save
 
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp = _atomic(path)
     try:
         # Bytes written by us (not save_file, which makes owner-only files) honour umask.
-        tmp.write_bytes(save(tensors, metadata=dict(metadata)))
+        tmp.write_bytes(save(dict(tensors), metadata=dict(metadata)))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -185,12 +209,34 @@ def write_text(path: Path, text: str) -> None:
 
 
 def read_history(path: Path, *, until: int) -> list[dict[str, Any]]:
-    """The lines of a ``metrics.jsonl`` whose ``epoch`` is at most ``until``."""
+    """The lines of a ``metrics.jsonl`` whose ``epoch`` is at most ``until``.
+
+    A last line cut short (a process killed while appending it) belongs to an epoch
+    that was never committed and is dropped.
+
+    Raises:
+        CorruptFileError: Another line is not a JSON object with an ``epoch``.
+    """
     if not path.is_file():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    history = [json.loads(x) for x in lines if x.strip()]
-    return [h for h in history if h["epoch"] <= until]
+    lines = [x for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    history: list[dict[str, Any]] = []
+    for number, text in enumerate(lines, start=1):
+        try:
+            line = json.loads(text)
+            epoch = int(line["epoch"])
+        except (ValueError, TypeError, KeyError) as error:
+            if number == len(lines):
+                break
+            raise CorruptFileError(
+                f"line {number} of the history is not an epoch's JSON line ({error}); "
+                "delete the damaged line, or the file (the resumed run then logs only the "
+                "epochs it runs).",
+                path=path,
+            ) from error
+        if epoch <= until:
+            history.append(line)
+    return history
 
 
 def digest(items: Sequence[object]) -> str:
@@ -292,6 +338,10 @@ class RunFiles:
 def open_run_folder(out: Path, *, resume: bool) -> tuple[RunFiles, bool]:
     """Create a run folder, refusing one that holds a run unless resuming.
 
+    A folder holds a run when it has ``last.state.pt`` (the commit point; the weight
+    files are rewritten from it, see :func:`repair_weight_files`). When resuming, the
+    temporary files (``.<name>.<random>.tmp``) that a killed run left are removed.
+
     Args:
         out: The run folder.
         resume: Whether an existing run may be continued.
@@ -303,7 +353,7 @@ def open_run_folder(out: Path, *, resume: bool) -> tuple[RunFiles, bool]:
         ConfigurationError: The folder holds a run and ``resume`` is false.
     """
     files = RunFiles(out)
-    has_run = files.last.is_file() and files.state.is_file()
+    has_run = files.state.is_file()
     if has_run and not resume:
         raise ConfigurationError(
             "this folder already holds a training run; pass --resume to continue it, or "
@@ -311,7 +361,114 @@ def open_run_folder(out: Path, *, resume: bool) -> tuple[RunFiles, bool]:
             path=out,
         )
     out.mkdir(parents=True, exist_ok=True)
+    if resume:
+        for leftover in out.glob(".*.tmp"):
+            if leftover.is_file():
+                leftover.unlink(missing_ok=True)
     return files, has_run
+
+
+# Entries every training state holds (a file without them is not one).
+_STATE_KEYS = ("epoch", "optimizer", "rng", "train_config", "split_digest", "best_epoch")
+
+
+def read_training_state(path: Path) -> dict[str, Any]:
+    """Read ``last.state.pt`` without executing code (``torch.load(weights_only=True)``).
+
+    Raises:
+        CorruptFileError: The file holds Python objects other than tensors, numbers,
+            strings and plain containers (refused, naming the object; nothing runs), is
+            damaged, or is not a training state.
+    """
+    from radiogenomics.models.segmentation import refused_pickle_error
+
+    fix = (
+        "Delete the run folder's last.safetensors and last.state.pt to start it afresh, or "
+        "run without --resume into another --out."
+    )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise refused_pickle_error(error, path) from None
+    except Exception as error:  # torch raises RuntimeError, EOFError, OSError ...
+        first = str(error).splitlines()[0][:200] if str(error) else ""
+        raise CorruptFileError(
+            f"cannot read the training state ({type(error).__name__}: {first}); the file is "
+            f"damaged or was not written by radiogenomics. {fix}",
+            path=path,
+        ) from None
+    missing = [k for k in _STATE_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CorruptFileError(
+            f"not a training state: no {', '.join(missing)} entry "
+            f"(found {type(state).__name__}). {fix}",
+            path=path,
+        )
+    result: dict[str, Any] = state
+    return result
+
+
+def load_model_state(
+    model: torch.nn.Module, state: Mapping[str, torch.Tensor], path: Path, *, hint: str
+) -> None:
+    """Load a whole-model state dict read from ``path`` into ``model`` (strictly).
+
+    Args:
+        model: The model to fill, in place.
+        state: The tensors read from the file.
+        path: The file (named in the error).
+        hint: What to do when they do not fit (ends the message).
+
+    Raises:
+        ConfigurationError: The tensors do not fit the model; the message names the
+            missing, unexpected and mis-shaped ones.
+    """
+    from radiogenomics.models.segmentation import describe_state_mismatch
+
+    problems = describe_state_mismatch(model.state_dict(), state)
+    if problems:
+        raise ConfigurationError(
+            f"the weights do not fit the model ({'; '.join(problems)}). {hint}", path=path
+        )
+    model.load_state_dict(dict(state), strict=True)
+
+
+def _weights_epoch(path: Path) -> int | None:
+    """The ``epoch`` metadata of a weights file (None: missing or unreadable)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return int((handle.metadata() or {})["epoch"])
+    except Exception:  # safetensors raises its own error types; any failure: rewrite
+        return None
+
+
+def repair_weight_files(files: RunFiles, state: Mapping[str, Any]) -> list[Path]:
+    """Rewrite the weight files that a crash left behind the committed state.
+
+    ``last.safetensors`` is rewritten unless it holds the state's epoch;
+    ``best.safetensors`` too when the state's epoch is the best one. They get the
+    tensors and metadata the interrupted run would have written. A state written before
+    states held the weights repairs nothing.
+
+    Args:
+        files: The run folder's files.
+        state: The training state (:func:`read_training_state`).
+
+    Returns:
+        The files rewritten.
+    """
+    if "model" not in state or "weights_metadata" not in state:
+        return []
+    epoch = int(state["epoch"])
+    stale = [files.last] if _weights_epoch(files.last) != epoch else []
+    if int(state["best_epoch"]) == epoch and _weights_epoch(files.best) != epoch:
+        stale.append(files.best)
+    metadata = json.loads(state["weights_metadata"])
+    for path in stale:
+        save_weights(state["model"], path, metadata)
+    return stale
 
 
 def write_epoch_checkpoint(
@@ -327,9 +484,11 @@ def write_epoch_checkpoint(
     stopping: EarlyStopping,
     settings: Mapping[str, str],
 ) -> None:
-    """Write the checkpoints of a finished epoch: best (if improved), last and the state.
+    """Write the checkpoints of a finished epoch: the state, last and best (if improved).
 
-    The state holds, in order: ``epoch``, the ``training`` entries, the
+    The state is written first: it is the commit point (see the module notes). It holds,
+    in order: ``epoch``, ``model`` (:func:`weight_tensors`), ``weights_metadata`` (the
+    weights files' metadata, as JSON), the ``training`` entries, the
     :meth:`EarlyStopping.state` counters, ``rng`` (:func:`rng_state`) and the
     ``settings`` entries.
 
@@ -351,13 +510,22 @@ def write_epoch_checkpoint(
         "val_loss": repr(val_loss),
         "scores": json.dumps(scores),
     }
-    if improved:
-        save_weights(model, files.best, epoch_meta)
-    save_weights(model, files.last, epoch_meta)
+    weights = weight_tensors(model)
     save_state(
-        {"epoch": epoch, **training, **stopping.state(), "rng": rng_state(), **settings},
+        {
+            "epoch": epoch,
+            "model": weights,
+            "weights_metadata": json.dumps(epoch_meta),
+            **training,
+            **stopping.state(),
+            "rng": rng_state(),
+            **settings,
+        },
         files.state,
     )
+    save_weights(weights, files.last, epoch_meta)
+    if improved:
+        save_weights(weights, files.best, epoch_meta)
 
 
 def append_history(path: Path, history: list[dict[str, Any]], line: dict[str, Any]) -> None:

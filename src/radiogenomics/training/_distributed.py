@@ -6,8 +6,9 @@
 (:func:`init_process_group`: NCCL on CUDA, Gloo on CPU), put each process on
 ``cuda:LOCAL_RANK`` (:func:`process_device`), shard the data (:class:`ShardSampler`,
 :func:`train_sampler`) and reduce the validation metrics across processes
-(:func:`all_reduce_sum`, :func:`all_gather_objects`). Without ``torchrun`` every helper
-is a no-op for a single process, so the loops have one code path.
+(:func:`all_reduce_sum`, :func:`all_reduce_sums`, :func:`all_gather_objects`). Without
+``torchrun`` every helper is a no-op for a single process, so the loops have one code
+path.
 
 This module imports torch.
 """
@@ -32,6 +33,7 @@ __all__ = [
     "ShardSampler",
     "all_gather_objects",
     "all_reduce_sum",
+    "all_reduce_sums",
     "barrier",
     "broadcast_buffers",
     "broadcast_object",
@@ -229,6 +231,30 @@ def all_reduce_sum(values: torch.Tensor, context: DistributedContext) -> torch.T
         dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
         summed = buffer.cpu()
     return summed
+
+
+def all_reduce_sums(
+    tensors: Mapping[str, torch.Tensor], context: DistributedContext
+) -> dict[str, torch.Tensor]:
+    """The element-wise sums of named tensors over every process, in one collective.
+
+    For state such as :meth:`~radiogenomics.metrics.SegmentationMetrics.state`: the
+    tensors are packed into one float64 buffer, reduced by :func:`all_reduce_sum` and
+    unpacked (new float64 CPU tensors, in the order and shapes given).
+
+    Shape:
+        each tensor: any; each output: as its input.
+    """
+    if not tensors:
+        return {}
+    flat = [value.detach().reshape(-1).to("cpu", torch.float64) for value in tensors.values()]
+    summed = all_reduce_sum(torch.cat(flat), context)
+    out: dict[str, torch.Tensor] = {}
+    offset = 0
+    for (name, value), part in zip(tensors.items(), flat, strict=True):
+        out[name] = summed[offset : offset + part.numel()].reshape(value.shape).clone()
+        offset += part.numel()
+    return out
 
 
 def all_gather_objects(item: T, context: DistributedContext) -> list[T]:

@@ -25,14 +25,17 @@ from torch.utils.data import DataLoader, Dataset
 
 from radiogenomics._options import check_choice
 from radiogenomics.data.segmentation_dataset import AugmentConfig
-from radiogenomics.errors import ConfigurationError
+from radiogenomics.errors import ConfigurationError, InputNotFoundError
 from radiogenomics.training._common import (
     AmpMode,
     EarlyStopping,
     RunFiles,
     append_history,
+    load_model_state,
     load_rng_state,
     read_history,
+    read_training_state,
+    repair_weight_files,
     resolve_amp,
     write_epoch_checkpoint,
     write_text,
@@ -444,6 +447,7 @@ class TrainingRuntime:
         files: RunFiles,
         *,
         check: Callable[[Mapping[str, Any]], None],
+        model: torch.nn.Module,
         load_weights: Callable[[], None],
         optimizer: torch.optim.Optimizer,
         stopping: EarlyStopping,
@@ -451,10 +455,16 @@ class TrainingRuntime:
     ) -> tuple[int, list[dict[str, Any]]]:
         """Restore an interrupted run (every process reads rank 0's files).
 
+        The weights come from the state (the commit point); rank 0 then rewrites
+        ``last.safetensors`` and ``best.safetensors`` if a crash left them behind it
+        (:func:`~radiogenomics.training._common.repair_weight_files`).
+
         Args:
             files: The run folder's files.
             check: Refuses a state whose settings differ (see ``check_resume``).
-            load_weights: Loads ``files.last`` into the model.
+            model: Takes the saved weights.
+            load_weights: Loads ``files.last`` into the model, for a state written
+                before states held the weights.
             optimizer: Takes the saved optimizer state (its own kernels kept).
             stopping: Takes the early-stopping counters.
             states: Other objects with ``load_state_dict`` (scheduler, scaler), by the
@@ -462,17 +472,41 @@ class TrainingRuntime:
 
         Returns:
             ``(epoch, history)``: the epochs completed and their log lines.
+
+        Raises:
+            CorruptFileError: The state is refused (it holds other Python objects),
+                damaged, or not a training state.
+            ConfigurationError: ``check`` refuses it, or its weights do not fit.
+            InputNotFoundError: A state without weights and no ``last.safetensors``.
         """
-        state = torch.load(files.state, map_location="cpu", weights_only=True)
+        state = read_training_state(files.state)
         check(state)
-        load_weights()
+        if "model" in state:
+            load_model_state(
+                model,
+                state["model"],
+                files.state,
+                hint="Resume with the settings of the interrupted run, or use another --out.",
+            )
+        elif files.last.is_file():
+            load_weights()
+        else:
+            raise InputNotFoundError(
+                "the training state was written by an older version, which kept the "
+                "weights in last.safetensors only, and that file is missing; restore it, "
+                "or delete last.state.pt to start the run afresh.",
+                path=files.last,
+            )
         load_optimizer_state(optimizer, state["optimizer"])
         for name, holder in states.items():
             holder.load_state_dict(state[name])
         stopping.restore(state)
         load_rng_state(state["rng"])
         start = int(state["epoch"])
-        return start, read_history(files.log, until=start)
+        history = read_history(files.log, until=start)
+        if self.context.is_main:  # no process reads them: the weights came from the state
+            repair_weight_files(files, state)
+        return start, history
 
     def write_run_files(
         self, files: RunFiles, history: list[dict[str, Any]], texts: Mapping[Path, Any]
@@ -499,9 +533,11 @@ class TrainingRuntime:
         training: Mapping[str, Any],
         settings: Mapping[str, str],
     ) -> None:
-        """Rank 0 writes the epoch's checkpoints and history line; all then wait.
+        """Rank 0 writes the epoch's history line, then its checkpoints; all then wait.
 
-        The checkpoints are :func:`~radiogenomics.training._common.write_epoch_checkpoint`'s,
+        The line comes first, so that a crash between the two loses nothing: the resumed
+        run drops lines past the state's epoch and runs that epoch again. The
+        checkpoints are :func:`~radiogenomics.training._common.write_epoch_checkpoint`'s,
         for the epoch, validation loss and improvement of ``line``; the state also records
         the number of processes (``world_size``).
 
@@ -509,7 +545,8 @@ class TrainingRuntime:
             files: The run folder's files.
             history: The lines so far (``line`` is added, with ``seconds``).
             line: The epoch's metrics, with ``epoch``, ``val_loss`` and ``best``.
-            began: ``time.perf_counter()`` at the epoch's start.
+            began: ``time.perf_counter()`` at the epoch's start (``seconds``: from then
+                to now, before the checkpoints are written).
             model: The model whose weights are saved.
             scores: The validation scores.
             stopping: The early-stopping counters after this epoch.
@@ -517,7 +554,9 @@ class TrainingRuntime:
             training: The state dicts to resume from.
             settings: JSON strings that a resumed run must match.
         """
+        line = {**line, "seconds": round(time.perf_counter() - began, 3)}
         if self.context.is_main:
+            append_history(files.log, history, line)
             write_epoch_checkpoint(
                 files,
                 model,
@@ -530,9 +569,6 @@ class TrainingRuntime:
                 stopping=stopping,
                 settings=settings,
             )
-        line = {**line, "seconds": round(time.perf_counter() - began, 3)}
-        if self.context.is_main:
-            append_history(files.log, history, line)
         else:
             history.append(line)
         barrier(self.context)

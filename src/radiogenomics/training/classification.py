@@ -60,6 +60,7 @@ from radiogenomics.data.frame_store import FrameStore
 from radiogenomics.data.segmentation_dataset import AugmentConfig
 from radiogenomics.errors import (
     ConfigurationError,
+    CorruptFileError,
     InputNotFoundError,
     InvalidInputError,
     LabelError,
@@ -73,6 +74,7 @@ from radiogenomics.training._common import (
     check_resume,
     deterministic,
     digest,
+    load_model_state,
     open_run_folder,
     seed_everything,
 )
@@ -343,17 +345,80 @@ def _read_checkpoint_metadata(path: Path) -> dict[str, str]:
     )
 
 
-def _load_state_into(model: torch.nn.Module, path: Path) -> None:
-    from safetensors.torch import load_file
+# The settings that decide which model a checkpoint's weights belong to.
+_MODEL_FIELDS = ("mri_type", "backbone", "hidden_size", "num_layers", "head", "sequence_length")
 
-    state = load_file(str(path))
+
+def _recorded_config(metadata: Mapping[str, str], path: Path) -> ClassificationTrainConfig:
+    """The training settings recorded in a stage 2 checkpoint's metadata.
+
+    Raises:
+        CorruptFileError: They are missing or not a JSON object.
+        ConfigurationError: They are not valid settings.
+    """
+    text = metadata.get("train_config")
+    data: object = None
     try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
+        data = None if text is None else json.loads(text)
+    except ValueError as error:
+        found = f"not JSON: {error}"
+    else:
+        found = "no train_config entry" if text is None else f"a JSON {type(data).__name__}"
+    if not isinstance(data, dict):
+        raise CorruptFileError(
+            f"the checkpoint's recorded training settings are unreadable ({found}; expected "
+            "a JSON object), so the model cannot be rebuilt; the file is damaged or was not "
+            "written by train-classification. Use the run's own checkpoint, or train again.",
+            path=path,
+        )
+    try:
+        return ClassificationTrainConfig.from_dict(data)
+    except ConfigurationError as error:
         raise ConfigurationError(
-            f"the checkpoint's weights do not fit the model its settings describe ({error}).",
+            f"the checkpoint's recorded training settings are not valid ({error.message}).",
             path=path,
         ) from error
+
+
+def _load_state_into(
+    model: torch.nn.Module, path: Path, *, expected: ClassificationTrainConfig | None = None
+) -> None:
+    """Load a stage 2 checkpoint's weights into ``model`` (strictly, in place).
+
+    Args:
+        model: The model to fill.
+        path: The checkpoint.
+        expected: The settings the model was built from; when given, the checkpoint's
+            recorded settings must agree on every field that decides the model.
+
+    Raises:
+        ConfigurationError: The checkpoint was recorded for another model (naming each
+            field: expected vs found), or its tensors do not fit ``model`` (naming the
+            missing, unexpected and mis-shaped ones).
+        CorruptFileError: The file or its recorded settings cannot be read.
+    """
+    from radiogenomics.models.segmentation import load_state_dict_file
+
+    if expected is not None:
+        recorded = _recorded_config(_read_checkpoint_metadata(path), path)
+        diffs = "; ".join(
+            f"{name}: expected {getattr(expected, name)!r}, found {getattr(recorded, name)!r}"
+            for name in _MODEL_FIELDS
+            if getattr(expected, name) != getattr(recorded, name)
+        )
+        if diffs:
+            raise ConfigurationError(
+                f"the checkpoint was written for another model ({diffs}). Use the settings "
+                "it was trained with, or another run folder.",
+                path=path,
+            )
+    load_model_state(
+        model,
+        load_state_dict_file(path),
+        path,
+        hint="They contradict the settings the checkpoint records: its metadata was "
+        "changed, or another version wrote it. Use the run's own checkpoint, or train again.",
+    )
 
 
 def load_classification_model(
@@ -381,7 +446,9 @@ def load_classification_model(
     Raises:
         InputNotFoundError: No such checkpoint.
         InvalidInputError: The file is not a stage 2 checkpoint.
-        ConfigurationError: The weights do not fit the recorded settings.
+        CorruptFileError: The file, or the training settings it records, cannot be read.
+        ConfigurationError: The recorded settings are not valid, or the weights do not
+            fit them (the message names the tensors).
     """
     check_choice("which", which, ("best", "last"))
     path = Path(run_dir)
@@ -396,7 +463,7 @@ def load_classification_model(
                 )
         path = path / f"{which}.safetensors"
     metadata = _read_checkpoint_metadata(path)
-    config = ClassificationTrainConfig.from_dict(json.loads(metadata["train_config"]))
+    config = _recorded_config(metadata, path)
     model = config.create_model(with_weights=False)
     _load_state_into(model, path)
     model.eval()
@@ -623,7 +690,8 @@ def train_classification(
             start, history = runtime.resume(
                 files,
                 check=lambda state: _check_resume(state, config, split_digest, out, context),
-                load_weights=lambda: _load_state_into(model, files.last),
+                model=model,
+                load_weights=lambda: _load_state_into(model, files.last, expected=config),
                 optimizer=optimizer,
                 stopping=stopping,
                 states={"scaler": scaler},

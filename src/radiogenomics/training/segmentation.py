@@ -5,11 +5,12 @@ held-out patients' slices (never augmented; never seen in training), then:
 
 * one JSON line appended to ``RUN/metrics.jsonl`` (epoch, learning rate, losses, Dice
   and IoU per channel and pooled, seconds);
-* ``RUN/last.safetensors`` (weights) and ``RUN/last.state.pt`` (optimizer, scheduler,
-  scaler, random states, counters) rewritten; ``RUN/best.safetensors`` rewritten when the
-  validation loss improved (strictly).
+* ``RUN/last.state.pt`` (weights, optimizer, scheduler, scaler, random states,
+  counters) and ``RUN/last.safetensors`` (weights) rewritten; ``RUN/best.safetensors``
+  rewritten when the validation loss improved (strictly).
 
-Checkpoint files are written to a temporary name and renamed (atomic). Weights are
+Checkpoint files are written to a temporary name and renamed (atomic); the state is
+renamed first and is the commit point, so a crash at any moment resumes consistently. Weights are
 safetensors whose metadata holds the model and training settings, so
 :func:`load_segmentation_model` rebuilds the model from the file alone. The training
 state is read with ``torch.load(weights_only=True)``: loading never executes code.
@@ -68,7 +69,7 @@ from radiogenomics.training._common import (
 )
 from radiogenomics.training._distributed import (
     DistributedContext,
-    all_reduce_sum,
+    all_reduce_sums,
     broadcast_object,
     process_count_change,
 )
@@ -330,21 +331,11 @@ def _reduce_validation(
     batch), so it depends on how the items were batched.
     """
     if context.active:
-        n = len(metrics.channels)
-        # SegmentationMetrics keeps its sums in float64 tensors of shape (C,).
-        packed = torch.cat(
-            [
-                torch.tensor([total, float(count), float(metrics.n_images)], dtype=torch.float64),
-                metrics._inter,
-                metrics._pred,
-                metrics._true,
-            ]
-        )
-        summed = all_reduce_sum(packed, context)
-        total, count, metrics.n_images = float(summed[0]), int(summed[1]), int(summed[2])
-        metrics._inter = summed[3 : 3 + n].clone()
-        metrics._pred = summed[3 + n : 3 + 2 * n].clone()
-        metrics._true = summed[3 + 2 * n :].clone()
+        sums = metrics.state()
+        loss = {"loss_sum": torch.tensor(total, dtype=torch.float64), "items": torch.tensor(count)}
+        reduced = all_reduce_sums({**loss, **sums}, context)
+        total, count = float(reduced["loss_sum"]), int(reduced["items"])
+        metrics.load_state({name: reduced[name] for name in sums})
     return total / max(count, 1)
 
 
@@ -432,6 +423,7 @@ def train_segmentation(
                 check=lambda state: _check_resume(
                     state, config, model_config, split_digest, out, context
                 ),
+                model=model,
                 load_weights=lambda: load_weights(model, files.last, config=model_config),
                 optimizer=optimizer,
                 stopping=stopping,
