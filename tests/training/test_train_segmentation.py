@@ -23,6 +23,7 @@ from radiogenomics.models import (
     SegmentationModelConfig,
     create_segmentation_model,
     load_segmentation_model,
+    training_orientation,
 )
 from radiogenomics.training import (
     SegmentationTrainConfig,
@@ -93,6 +94,9 @@ def test_short_run_learns_and_writes_its_files(full_run: Path) -> None:
     config = json.loads((full_run / "config.json").read_text())
     assert config["model_config"]["encoder"] == "tu-test_resnet"
     assert config["val_patients"]  # held-out patients are recorded
+    # The slices' preparation settings travel with the run: how to slice new volumes.
+    assert config["prepare_config"]["orientation"] == "radiological"
+    assert training_orientation(full_run) == "radiological"
     best = min(history, key=lambda h: h["val_loss"])  # type: ignore[arg-type,return-value]
     assert next(h for h in history if h["best"] is True and h is best)
 

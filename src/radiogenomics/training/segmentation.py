@@ -47,6 +47,7 @@ from radiogenomics.data.segmentation_dataset import SegmentationDataset
 from radiogenomics.data.store import PreparedSlices
 from radiogenomics.errors import (
     ConfigurationError,
+    CorruptFileError,
     InvalidInputError,
 )
 from radiogenomics.metrics.segmentation import BCEDiceLoss, DiceLoss, SegmentationMetrics
@@ -257,10 +258,24 @@ def _split(
     return patient_split(patients, val_fraction=config.val_fraction, seed=config.seed)
 
 
-def _regions(data_dir: Path, n_channels: int) -> tuple[str, ...]:
+def _prepare_config(data_dir: Path) -> dict[str, Any] | None:
+    """The prepared folder's settings (``prepare-config.json``), if it has them."""
     path = data_dir / "prepare-config.json"
-    if path.is_file():
-        regions = json.loads(path.read_text(encoding="utf-8")).get("regions")
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise CorruptFileError(
+            "the preparation settings are not valid JSON; prepare the folder again.", path=path
+        ) from None
+    return data if isinstance(data, dict) else None
+
+
+def _regions(data_dir: Path, n_channels: int) -> tuple[str, ...]:
+    prep = _prepare_config(data_dir)
+    if prep is not None:
+        regions = prep.get("regions")
         if isinstance(regions, list) and len(regions) == n_channels:
             return tuple(str(r) for r in regions)
     defaults = ("WT", "ET", "TC")
@@ -431,6 +446,8 @@ def train_segmentation(
             )
         run_info = {
             "data_dir": str(data_dir),
+            # How the training slices were made (their layout, for training_orientation).
+            "prepare_config": _prepare_config(data_dir),
             "model_config": model_config.to_dict(),
             "train_config": config.to_dict(),
             "processes": context.world_size,
