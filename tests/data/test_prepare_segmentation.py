@@ -71,6 +71,31 @@ def test_manifest_lists_every_stored_slice(prepared: Path) -> None:
         assert item.masks[0].any()
 
 
+def test_the_store_reads_its_settings_and_names_its_mask_channels(
+    prepared: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    from radiogenomics.errors import CorruptFileError
+
+    store = PreparedSlices(prepared)
+    assert store.prep_config["regions"] == ["WT", "ET"]
+    assert store.regions(2) == ("WT", "ET")
+    assert store.regions(4) == ("WT", "ET", "TC", "c3")  # saved names that do not fit
+    copy = tmp_path / "copy"
+    shutil.copytree(prepared, copy)
+    (copy / "prepare-config.json").unlink()
+    assert PreparedSlices(copy).prep_config == {}
+    assert PreparedSlices(copy).regions(2) == ("WT", "ET")
+    (copy / "prepare-config.json").write_text(json.dumps(["not", "an", "object"]))
+    with pytest.raises(CorruptFileError, match="JSON object"):
+        PreparedSlices(copy).regions(2)
+    (copy / "prepare-config.json").write_text("{not json")
+    with pytest.raises(CorruptFileError, match="not valid JSON"):
+        _ = PreparedSlices(copy).prep_config
+
+
 def test_manifest_is_sorted_by_case_and_matches_case_files(prepared: Path) -> None:
     rows = read_manifest(prepared / "manifest.csv")
     ids = [r["patient_id"] for r in rows]

@@ -22,7 +22,6 @@ pixel until a chunk is asked for. Only NumPy is imported here.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,13 +125,9 @@ class FrameStore:
     @property
     def prep_config(self) -> dict[str, Any]:
         """The preparation settings (``prepare-config.json``); ``{}`` when absent."""
-        path = self.root / "prepare-config.json"
-        if not path.is_file():
-            return {}
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise CorruptFileError("expected a JSON object.", path=path)
-        return data
+        from radiogenomics.data.store import read_prep_config
+
+        return read_prep_config(self.root)
 
     def series_keys(self, *, mri_type: str | None = None) -> tuple[SeriesKey, ...]:
         """Every ``(patient_id, mri_type)`` of ``series.csv`` (of one MRI type if given).

@@ -22,12 +22,14 @@ nothing else that a rerun would read (it removes ``.partial/`` and the temporary
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -271,6 +273,26 @@ class PreparedSlice:
     row: dict[str, str]
 
 
+def read_prep_config(folder: Path) -> dict[str, Any]:
+    """A prepared folder's settings (``prepare-config.json``); ``{}`` when absent.
+
+    Raises:
+        CorruptFileError: The file is not a JSON object.
+    """
+    path = folder / "prepare-config.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise CorruptFileError(
+            "the preparation settings are not valid JSON; prepare the folder again.", path=path
+        ) from None
+    if not isinstance(data, dict):
+        raise CorruptFileError("expected a JSON object.", path=path)
+    return data
+
+
 class PreparedSlices:
     """Random access to the slices of a prepared folder (memory-mapped, read-only).
 
@@ -285,6 +307,21 @@ class PreparedSlices:
         self.root = Path(root)
         self.rows = read_manifest(self.root / "manifest.csv")
         self._arrays: dict[str, npt.NDArray[np.uint8]] = {}
+
+    @property
+    def prep_config(self) -> dict[str, Any]:
+        """The preparation settings (``prepare-config.json``); ``{}`` when absent."""
+        return read_prep_config(self.root)
+
+    def regions(self, n_channels: int) -> tuple[str, ...]:
+        """Names of the ``n_channels`` mask channels: the saved ``regions`` when they fit.
+
+        Folders without saved names get ``WT, ET, TC`` (then ``c3``, ``c4``, ...).
+        """
+        saved = self.prep_config.get("regions")
+        if isinstance(saved, list) and len(saved) == n_channels:
+            return tuple(str(r) for r in saved)
+        return tuple(("WT", "ET", "TC")[i] if i < 3 else f"c{i}" for i in range(n_channels))
 
     def _array(self, name: str) -> npt.NDArray[np.uint8]:
         array = self._arrays.get(name)

@@ -47,7 +47,6 @@ from radiogenomics.data.segmentation_dataset import SegmentationDataset
 from radiogenomics.data.store import PreparedSlices
 from radiogenomics.errors import (
     ConfigurationError,
-    CorruptFileError,
     InvalidInputError,
 )
 from radiogenomics.metrics.segmentation import BCEDiceLoss, DiceLoss, SegmentationMetrics
@@ -258,30 +257,6 @@ def _split(
     return patient_split(patients, val_fraction=config.val_fraction, seed=config.seed)
 
 
-def _prepare_config(data_dir: Path) -> dict[str, Any] | None:
-    """The prepared folder's settings (``prepare-config.json``), if it has them."""
-    path = data_dir / "prepare-config.json"
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        raise CorruptFileError(
-            "the preparation settings are not valid JSON; prepare the folder again.", path=path
-        ) from None
-    return data if isinstance(data, dict) else None
-
-
-def _regions(data_dir: Path, n_channels: int) -> tuple[str, ...]:
-    prep = _prepare_config(data_dir)
-    if prep is not None:
-        regions = prep.get("regions")
-        if isinstance(regions, list) and len(regions) == n_channels:
-            return tuple(str(r) for r in regions)
-    defaults = ("WT", "ET", "TC")
-    return defaults[:n_channels] if n_channels <= 3 else tuple(f"c{i}" for i in range(n_channels))
-
-
 def _check_resume(
     state: Mapping[str, Any],
     config: SegmentationTrainConfig,
@@ -447,7 +422,7 @@ def train_segmentation(
         run_info = {
             "data_dir": str(data_dir),
             # How the training slices were made (their layout, for training_orientation).
-            "prepare_config": _prepare_config(data_dir),
+            "prepare_config": store.prep_config,
             "model_config": model_config.to_dict(),
             "train_config": config.to_dict(),
             "processes": context.world_size,
@@ -458,7 +433,7 @@ def train_segmentation(
         runtime.write_run_files(files, history, {out / "config.json": run_info})
 
         loss_fn = _make_loss(config.loss)
-        channels = _regions(data_dir, n_channels)
+        channels = store.regions(n_channels)
         metrics = SegmentationMetrics(channels=channels)
         train_set = SegmentationDataset(
             store,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -35,15 +34,6 @@ def evenly_spaced(count: int, limit: int | None) -> list[int]:
     if limit == 1:
         return [0]
     return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)})
-
-
-def _regions(folder: Path, n_channels: int) -> tuple[str, ...]:
-    """Mask channel names from ``prepare-config.json`` (which prepare-segmentation writes)."""
-    path = folder / "prepare-config.json"
-    saved = json.loads(path.read_text(encoding="utf-8")).get("regions") if path.is_file() else None
-    if isinstance(saved, list) and len(saved) == n_channels:
-        return tuple(str(r) for r in saved)
-    return tuple(("WT", "ET", "TC")[i] if i < 3 else f"c{i}" for i in range(n_channels))
 
 
 def read_case_slices(
@@ -98,6 +88,8 @@ def read_case_slices(
             path=root / "manifest.csv",
             patient_id=case,
         )
+    # Every slice of a folder has the same mask channels: name them once.
+    channels = store.regions(store[rows[0]].masks.shape[0])
     records = []
     for position in evenly_spaced(len(rows), limit):
         stored = store[rows[position]]
@@ -110,7 +102,7 @@ def read_case_slices(
                 index=int(row["slice_index"]),
                 image=stored.image,
                 masks=np.ascontiguousarray(stored.masks),
-                mask_channels=_regions(root, stored.masks.shape[0]),
+                mask_channels=channels,
                 position=float(row["position"] or 0.0),
                 tumor_ratio=float(row["tumor_ratio"]) if row["tumor_ratio"] else None,
                 n_contours=int(row["n_contours"]) if row["n_contours"] else None,
