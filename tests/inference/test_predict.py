@@ -151,10 +151,15 @@ def test_speed_options_keep_the_probabilities(seg_run: Path, test_dir: Path) -> 
         predict(amp="fp16")
 
 
-def test_predict_command_forwards_the_speed_flags(
+@pytest.fixture
+def predict_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from radiogenomics.cli import main
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """``radiogenomics predict``'s arguments, with ``run_prediction`` replaced by a recorder.
+
+    Returns ``(base_args, calls)``: the options of each ``run_prediction`` call land in
+    ``calls``.
+    """
     from radiogenomics.inference import PredictionResult, predict
 
     calls: list[dict[str, Any]] = []
@@ -171,6 +176,15 @@ def test_predict_command_forwards_the_speed_flags(
         "--classification-models", "cls",
         "--out", str(tmp_path / "submission.csv"),
     ]  # fmt: skip
+    return base, calls
+
+
+def test_predict_command_forwards_the_speed_flags(
+    predict_command: tuple[list[str], list[dict[str, Any]]],
+) -> None:
+    from radiogenomics.cli import main
+
+    base, calls = predict_command
     assert main(base) == 0
     assert main([*base, "--amp", "bf16", "--channels-last", "--compile"]) == 0
     assert main([*base, "--amp", "off", "--no-channels-last"]) == 0
@@ -179,25 +193,11 @@ def test_predict_command_forwards_the_speed_flags(
 
 
 def test_predict_command_takes_its_settings_from_the_preset(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    predict_command: tuple[list[str], list[dict[str, Any]]],
 ) -> None:
     from radiogenomics.cli import main
-    from radiogenomics.inference import PredictionResult, predict
 
-    calls: list[dict[str, Any]] = []
-
-    def fake_run_prediction(task2_dir: Path, **options: Any) -> PredictionResult:
-        calls.append(options)
-        return PredictionResult(probabilities={"00001": 0.25})
-
-    monkeypatch.setattr(predict, "run_prediction", fake_run_prediction)
-    base = [
-        "predict",
-        "--task2-dir", str(tmp_path),
-        "--segmentation-model", "seg",
-        "--classification-models", "cls",
-        "--out", str(tmp_path / "submission.csv"),
-    ]  # fmt: skip
+    base, calls = predict_command
     assert main(base) == 0
     assert main([*base, "--preset", "tiny", "--fallback", "0.3"]) == 0
     assert main([*base, "--preset", "tiny", "--batch-size", "2", "--no-tta"]) == 0
