@@ -88,10 +88,10 @@ class Settings:
 def _settings(args: argparse.Namespace) -> Settings:
     import torch
 
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    cuda = torch.device(device).type == "cuda"
+    from radiogenomics.training import resolve_device
+
+    resolved = resolve_device(args.device)
+    device, cuda = str(resolved), resolved.type == "cuda"
     reference = cuda if args.models == "auto" else args.models == "reference"
 
     def pick(value: Any, big: Any, small: Any) -> Any:

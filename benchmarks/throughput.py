@@ -115,10 +115,10 @@ class Settings:
 def _settings(args: argparse.Namespace) -> Settings:
     import torch
 
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    cuda = torch.device(device).type == "cuda"
+    from radiogenomics.training import resolve_device
+
+    resolved = resolve_device(args.device)
+    device, cuda = str(resolved), resolved.type == "cuda"
 
     def pick(value: Any, on_cuda: Any, on_cpu: Any) -> Any:
         return value if value is not None else (on_cuda if cuda else on_cpu)
