@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Collection, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from radiogenomics.errors import ConfigurationError
 
@@ -73,6 +73,26 @@ def short_repr(obj: object, **params: tuple[object, object]) -> str:
         if value != default:
             shown.append(f"{key}={value!r}")
     return f"{type(obj).__name__}({', '.join(shown)})"
+
+
+_NO_DEFAULT = object()
+
+
+def dataclass_repr(obj: Any) -> str:
+    """:func:`short_repr` of a dataclass instance: every field against its default.
+
+    Fields without a default (and no default factory) are always shown.
+    """
+    params: dict[str, tuple[object, object]] = {}
+    for f in dataclasses.fields(obj):
+        if f.default is not dataclasses.MISSING:
+            default: object = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = _NO_DEFAULT
+        params[f.name] = (getattr(obj, f.name), default)
+    return short_repr(obj, **params)
 
 
 def check_fields(cls: type, data: Mapping[str, object], *, what: str) -> None:

@@ -51,7 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from radiogenomics._atomic import BATCH_ADVICE, atomic_text, storage_errors
-from radiogenomics._options import check_choice, check_fields, check_range, short_repr
+from radiogenomics._options import check_choice, check_fields, check_range, dataclass_repr
 from radiogenomics.data._jobs import (
     PARTIAL_DIR,
     check_prep_config,
@@ -243,11 +243,7 @@ class ClassificationPrepConfig:
             raise InvalidInputError(f"not valid JSON ({error}).", path=path) from None
 
     def __repr__(self) -> str:
-        defaults = ClassificationPrepConfig.__dataclass_fields__
-        return short_repr(
-            self,
-            **{name: (getattr(self, name), defaults[name].default) for name in defaults},
-        )
+        return dataclass_repr(self)
 
 
 # -- pure frame building ---------------------------------------------------------------

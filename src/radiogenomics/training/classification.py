@@ -54,7 +54,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from radiogenomics._options import check_choice, check_fields, check_range, short_repr
+from radiogenomics._options import check_choice, check_fields, check_range, dataclass_repr
 from radiogenomics.data.chunks import ChunkDataset, LastChunkPolicy
 from radiogenomics.data.frame_store import FrameStore
 from radiogenomics.data.segmentation_dataset import AugmentConfig
@@ -260,14 +260,7 @@ class ClassificationTrainConfig:
         )
 
     def __repr__(self) -> str:
-        default = ClassificationTrainConfig()
-        return short_repr(
-            self,
-            **{
-                f.name: (getattr(self, f.name), getattr(default, f.name))
-                for f in dataclasses.fields(self)
-            },
-        )
+        return dataclass_repr(self)
 
 
 @dataclass(frozen=True)

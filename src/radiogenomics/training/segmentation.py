@@ -42,7 +42,7 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import DataLoader
 
-from radiogenomics._options import check_choice, check_fields, check_range, short_repr
+from radiogenomics._options import check_choice, check_fields, check_range, dataclass_repr
 from radiogenomics.data.segmentation_dataset import SegmentationDataset
 from radiogenomics.data.store import PreparedSlices
 from radiogenomics.errors import (
@@ -214,14 +214,7 @@ class SegmentationTrainConfig:
         return cls(**dict(data))
 
     def __repr__(self) -> str:
-        default = SegmentationTrainConfig()
-        return short_repr(
-            self,
-            **{
-                f.name: (getattr(self, f.name), getattr(default, f.name))
-                for f in dataclasses.fields(self)
-            },
-        )
+        return dataclass_repr(self)
 
 
 @dataclass(frozen=True)
