@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from radiogenomics._outputs import check_apart
 from radiogenomics.errors import ConfigurationError, RadiogenomicsError
 
 __all__ = ["build_parser", "main"]
@@ -327,8 +328,9 @@ def _run_prepare_segmentation(args: argparse.Namespace) -> int:
 
     config = _segmentation_config(args)
     assert isinstance(config, SegmentationPrepConfig)
-    cases = find_brats_cases(args.task1_dir)
     guard = args.task2_labels or args.task2_dir
+    check_apart(args.out, [("--task1-dir", args.task1_dir), ("Task 2 guard", guard)])
+    cases = find_brats_cases(args.task1_dir)
     exclude = task2_patient_ids(guard) if guard is not None else None
     print(f"found {len(cases)} cases under {args.task1_dir}", file=sys.stderr)
     report = prepare_segmentation(
@@ -612,11 +614,43 @@ def _add_predict(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(handler=_run_predict)
 
 
+def _check_submission_path(args: argparse.Namespace) -> None:
+    """Refuse a submission path that is an input or lies inside a series or a model run.
+
+    A submission beside the patient folders (``test/submission.csv``) is harmless; one
+    inside a series folder would become a slice of the series.
+    """
+    from radiogenomics.data.prepare_classification import find_series_inputs
+    from radiogenomics.errors import InputNotFoundError
+
+    try:
+        series = find_series_inputs(args.task2_dir)
+    except InputNotFoundError:
+        series = {}  # prediction reports it
+    check_apart(
+        args.out,
+        [
+            ("--segmentation-model", args.segmentation_model),
+            *(("--classification-models", run) for run in args.classification_models),
+        ],
+    )
+    check_apart(args.out, [("--task2-dir", args.task2_dir)], allow_inside=True)
+    check_apart(
+        args.out,
+        [
+            (f"{mri_type} series of patient {patient}", path)
+            for patient, found in series.items()
+            for mri_type, path in found.items()
+        ],
+    )
+
+
 def _run_predict(args: argparse.Namespace) -> int:
     from radiogenomics.inference.predict import run_prediction
     from radiogenomics.inference.submission import write_submission
     from radiogenomics.presets import get_preset
 
+    _check_submission_path(args)
     changes = _given(args, _PREDICTION_OPTIONS)
     if args.no_tta:
         changes["tta_scales"] = ()
@@ -657,10 +691,16 @@ def _add_dicom_to_nifti(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _run_dicom_to_nifti(args: argparse.Namespace) -> int:
-    from radiogenomics.io.dicom import read_dicom_series, series_to_nifti
+    import numpy as np
 
-    path = series_to_nifti(args.series_dir, args.out)
+    from radiogenomics.inference.labels import check_nifti_path
+    from radiogenomics.io.dicom import read_dicom_series
+    from radiogenomics.io.nifti import write_nifti
+
+    check_apart(args.out, [("series folder", args.series_dir)], option="OUT")
+    check_nifti_path(args.out)
     series = read_dicom_series(args.series_dir)
+    path = write_nifti(np.asarray(series.to_nifti_array()), np.array(series.affine), args.out)
     print(
         f"wrote {path}: {series.pixels.shape[0]} slices, {series.plane} plane, "
         f"spacing {tuple(round(s, 3) for s in series.spacing)} mm"
@@ -726,6 +766,7 @@ def _run_segment(args: argparse.Namespace) -> int:
 
     check_nifti_path(args.out)
     source: Path = args.input
+    check_apart(args.out, [("INPUT", source)], option="OUT")
     if not source.exists():
         raise InputNotFoundError(
             "the input does not exist; pass a .nii/.nii.gz volume or a DICOM series folder.",

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from radiogenomics._outputs import MARKER_NAME
 from radiogenomics.data import (
     MANIFEST_FIELDS,
     PreparedSlices,
@@ -216,14 +217,15 @@ def cli_prepared(synthetic_cohort: Path, tmp_path_factory: pytest.TempPathFactor
     return out
 
 
-# Where a run is killed (the n-th call, one worker, 4 cases). os.replace: 1 commits
-# prepare-config.json, 2-5 commit the cases, 6 the manifest. numpy.save: 6 per case; the
-# killed call leaves half a file.
+# Where a run is killed (the n-th call, one worker, 4 cases). os.replace: 1 commits the
+# output folder's marker, 2 prepare-config.json, 3-6 commit the cases, 7 the manifest.
+# numpy.save: 6 per case; the killed call leaves half a file.
 KILL_POINTS = [
-    pytest.param([("os:replace", 1)], id="before-config-committed"),
+    pytest.param([("os:replace", 1)], id="before-marker-committed"),
+    pytest.param([("os:replace", 2)], id="before-config-committed"),
     pytest.param([("numpy:save", 10)], id="mid-case-3-half-a-file"),
-    pytest.param([("os:replace", 6)], id="before-manifest-committed"),
-    pytest.param([("numpy:save", 4), ("os:replace", 2)], id="killed-twice"),
+    pytest.param([("os:replace", 7)], id="before-manifest-committed"),
+    pytest.param([("numpy:save", 4), ("os:replace", 3)], id="killed-twice"),
 ]
 
 
@@ -245,7 +247,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_output(
     assert not (out / "manifest.csv").exists()
     assert main(argv) == 0
     assert _digest(out) == _digest(cli_prepared)
-    assert not [p for p in out.rglob(".*") if p.is_file()]
+    assert not [p for p in out.rglob(".*") if p.is_file() and p.name != MARKER_NAME]
 
 
 @pytest.mark.slow
@@ -320,7 +322,8 @@ def test_a_full_disk_stops_the_batch_keeps_finished_cases_and_resumes(
     # The batch stopped at case 3: case 4 was never attempted, nothing half-written remains.
     reference = _digest(prepared)
     got = _digest(out)
-    assert not any(k.startswith(".") or "/." in k for k in got), sorted(got)
+    leftovers = [k for k in got if (k.startswith(".") or "/." in k) and k != MARKER_NAME]
+    assert not leftovers, sorted(got)
     assert not (out / "BraTS2021_00003").exists()
     assert not (out / "BraTS2021_00004").exists()
     for case in ("BraTS2021_00001", "BraTS2021_00002"):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from radiogenomics._atomic import BATCH_ADVICE, atomic_target, atomic_text, storage_errors
+from radiogenomics._atomic import atomic_target, atomic_text
+from radiogenomics._outputs import check_apart, claim_folder
 from radiogenomics.errors import (
     ConfigurationError,
     CorruptFileError,
@@ -51,27 +53,43 @@ _C = TypeVar("_C", bound=_PrepConfig)
 
 
 def check_prep_config(
-    out: Path, config: _C, load: Callable[[Path], _C], *, overwrite: bool
+    out: Path,
+    config: _C,
+    load: Callable[[Path], _C],
+    *,
+    kind: str,
+    overwrite: bool,
+    inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = (),
 ) -> None:
     """Start an output folder, or check that it was prepared with ``config``.
 
-    Deletes ``out`` first when ``overwrite``, creates it, then compares
-    ``out/prepare-config.json`` with ``config`` (writing it when absent).
+    Refuses an ``out`` that is, contains or lies inside one of ``inputs``, and any
+    existing folder that this library did not make (see
+    :func:`~radiogenomics._outputs.claim_folder`); with ``overwrite``, deletes a folder
+    it made first. Then compares ``out/prepare-config.json`` with ``config`` (writing
+    it when absent).
 
     Args:
         out: The output folder.
         config: The settings of this run.
         load: Reads the settings of a ``prepare-config.json``.
-        overwrite: Delete ``out`` first.
+        kind: The kind of output folder (its marker).
+        overwrite: Delete ``out`` first (only a folder of ``kind`` this library made).
+        inputs: ``(option, path)`` of the job's inputs, which ``out`` must stay apart from.
 
     Raises:
-        ConfigurationError: ``out`` was prepared with other settings.
+        ConfigurationError: ``out`` is or holds an input, holds files this library did
+            not write, or was prepared with other settings.
     """
     path = out / "prepare-config.json"
-    with storage_errors(out, what="the output folder", advice=BATCH_ADVICE):
-        if overwrite and out.exists():
-            shutil.rmtree(out)
-        out.mkdir(parents=True, exist_ok=True)
+    check_apart(out, inputs)
+
+    def written_before_markers(folder: Path) -> bool:
+        return (folder / "prepare-config.json").is_file() and load(
+            folder / "prepare-config.json"
+        ) is not None
+
+    claim_folder(out, kind=kind, overwrite=overwrite, adopt=written_before_markers)
     if path.is_file():
         try:
             previous = load(path)

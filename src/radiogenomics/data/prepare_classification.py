@@ -52,6 +52,7 @@ import numpy.typing as npt
 
 from radiogenomics._atomic import BATCH_ADVICE, atomic_text, storage_errors
 from radiogenomics._options import check_choice, check_fields, check_range, dataclass_repr
+from radiogenomics._outputs import check_replaceable
 from radiogenomics.data._jobs import (
     PARTIAL_DIR,
     check_prep_config,
@@ -686,7 +687,7 @@ def _write_patient(
                     )
             write_rows(partial / "frames.csv", FRAME_MANIFEST_FIELDS, rows)
             write_rows(partial / _DONE_FILE, SERIES_FIELDS, [s.row() for s in series])
-            commit_folder(partial, out, patient_id)
+            commit_folder(partial, out, patient_id, done_file=_DONE_FILE)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -839,10 +840,15 @@ def prepare_patient(
 def _refuse_patient_id(
     patient_id: str, out: Path, config: ClassificationPrepConfig
 ) -> PatientOutcome | None:
-    """A failed outcome when ``patient_id`` cannot name a folder of ``out``, else None."""
+    """A failed outcome when ``patient_id`` cannot name a folder of ``out``, else None.
+
+    That is an identifier that is not a plain folder name, or a folder of that name that
+    this library did not write (it is never replaced).
+    """
     try:
         check_folder_name(patient_id, out, what="patient identifier")
-    except InvalidInputError as error:
+        check_replaceable(out / patient_id, _DONE_FILE)
+    except (InvalidInputError, ConfigurationError) as error:
         failed = tuple(
             SeriesOutcome(patient_id, t, "failed", error=str(error))
             for t in MRI_TYPES
@@ -884,10 +890,25 @@ def _segmentation_checkpoint(run: Path) -> Path:
     return path
 
 
+FRAME_STORE_KIND = "frame-store"
+"""The marker kind of a stage 2 frame store."""
+
+
 def _check_store(
-    out: Path, config: ClassificationPrepConfig, model_info: dict[str, str], overwrite: bool
+    out: Path,
+    config: ClassificationPrepConfig,
+    model_info: dict[str, str],
+    overwrite: bool,
+    inputs: Sequence[tuple[str, Path | None]],
 ) -> None:
-    check_prep_config(out, config, ClassificationPrepConfig.load, overwrite=overwrite)
+    check_prep_config(
+        out,
+        config,
+        ClassificationPrepConfig.load,
+        kind=FRAME_STORE_KIND,
+        overwrite=overwrite,
+        inputs=inputs,
+    )
     model_path = out / "segmentation-model.json"
     if model_path.is_file():
         try:
@@ -1030,7 +1051,12 @@ def prepare_classification(
     label_map = read_labels(labels) if labels is not None else None
     listing = find_series_inputs(task2_dir, config.mri_types)
     model_info = {"checkpoint": str(checkpoint.resolve()), "sha256": _file_digest(checkpoint)}
-    _check_store(out, config, model_info, overwrite)
+    inputs = [
+        ("--task2-dir", Path(task2_dir)),
+        ("--labels", None if labels is None else Path(labels)),
+        ("--segmentation-model", run),
+    ]
+    _check_store(out, config, model_info, overwrite, inputs)
     report = ClassificationPrepReport(out=out)
     if label_map is not None:
         report.unlabelled = [p for p in listing if _label_key(p) not in label_map]

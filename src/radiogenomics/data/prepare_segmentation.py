@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from radiogenomics._options import check_choice
+from radiogenomics._outputs import check_replaceable
 from radiogenomics.data._jobs import (
     check_prep_config,
     remove_leftovers,
@@ -19,7 +20,12 @@ from radiogenomics.data._jobs import (
     write_failures,
     write_rows_atomic,
 )
-from radiogenomics.data.store import check_folder_name, write_case, write_manifest
+from radiogenomics.data.store import (
+    CASE_DONE_FILE,
+    check_folder_name,
+    write_case,
+    write_manifest,
+)
 from radiogenomics.errors import ConfigurationError, RadiogenomicsError, StorageError
 from radiogenomics.filters import BlankSliceFilter, ContourCountFilter, TumorAreaFilter
 from radiogenomics.filters.tumor_area import AreaMeasure, AreaReference
@@ -225,8 +231,12 @@ def prepare_case(case: BratsCase, out: str | Path, config: SegmentationPrepConfi
         check_folder_name(case.case_id, out)
     except RadiogenomicsError as error:
         return CaseOutcome(case.case_id, "failed", error=str(error))
-    if (out / case.case_id / "slices.csv").is_file():
+    if (out / case.case_id / CASE_DONE_FILE).is_file():
         return CaseOutcome(case.case_id, "skipped")
+    try:
+        check_replaceable(out / case.case_id, CASE_DONE_FILE)
+    except ConfigurationError as error:
+        return CaseOutcome(case.case_id, "failed", error=str(error))
     try:
         pipeline = build_segmentation_pipeline(config)
         volumes = load_case(case, modalities=config.modalities).volumes(
@@ -245,8 +255,21 @@ def _load_config(path: Path) -> SegmentationPrepConfig:
     return SegmentationPrepConfig.from_json(path.read_text(encoding="utf-8"))
 
 
-def _check_config(out: Path, config: SegmentationPrepConfig, overwrite: bool) -> None:
-    check_prep_config(out, config, _load_config, overwrite=overwrite)
+PREPARED_SLICES_KIND = "prepared-slices"
+"""The marker kind of a stage 1 prepared folder."""
+
+
+def _check_config(
+    out: Path, config: SegmentationPrepConfig, overwrite: bool, cases: Sequence[BratsCase]
+) -> None:
+    check_prep_config(
+        out,
+        config,
+        _load_config,
+        kind=PREPARED_SLICES_KIND,
+        overwrite=overwrite,
+        inputs=[(f"case folder {c.case_id}", c.folder) for c in cases],
+    )
     remove_leftovers(out)
 
 
@@ -255,7 +278,7 @@ def _write_summary(out: Path, kept: Sequence[BratsCase], report: PrepareReport) 
     done = sorted(
         c.case_id
         for c in kept
-        if _valid_id(c.case_id, out) and (out / c.case_id / "slices.csv").is_file()
+        if _valid_id(c.case_id, out) and (out / c.case_id / CASE_DONE_FILE).is_file()
     )
     write_manifest(out, done)
     failures = [
@@ -292,7 +315,8 @@ def prepare_segmentation(
         workers: Cases prepared in parallel (processes).
         exclude_ids: Task 2 patient identifiers: cases of those patients are left out
             (the leakage guard; see :func:`~radiogenomics.io.exclude_task2_overlap`).
-        overwrite: Delete ``out`` first.
+        overwrite: Delete ``out`` first; only a folder prepared by this function (it
+            holds a marker file) is ever deleted.
         progress: Show a progress bar.
         on_outcome: Called with each case's outcome as it completes.
 
@@ -300,7 +324,9 @@ def prepare_segmentation(
         The report; ``out/manifest.csv`` lists every slice of every prepared case.
 
     Raises:
-        ConfigurationError: ``out`` was prepared with other settings.
+        ConfigurationError: ``out`` was prepared with other settings, is or holds a
+            case folder, lies inside one, or holds files this library did not write
+            (``overwrite`` deletes only a folder it prepared).
         StorageError: The output cannot be written (a full disk); the cases finished
             before are kept and listed in the manifest, and a rerun resumes.
     """
@@ -310,9 +336,9 @@ def prepare_segmentation(
     out = Path(out)
     if workers < 1:
         raise ConfigurationError(f"workers={workers} must be at least 1.")
-    _check_config(out, config, overwrite)
-    report = PrepareReport(out=out)
     kept = list(cases)
+    _check_config(out, config, overwrite, kept)
+    report = PrepareReport(out=out)
     if exclude_ids is not None:
         kept, removed = exclude_task2_overlap(kept, exclude_ids)
         report.excluded = [c.case_id for c in removed]

@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from radiogenomics._atomic import BATCH_ADVICE, atomic_target, storage_errors
+from radiogenomics._outputs import check_replaceable
 from radiogenomics.data._jobs import PARTIAL_DIR
 from radiogenomics.errors import CorruptFileError, InputNotFoundError, InvalidInputError
 from radiogenomics.records import PLANES, SliceRecord
@@ -61,6 +62,9 @@ MANIFEST_FIELDS: tuple[str, ...] = (
     "row",
 )
 """Columns of ``manifest.csv`` and of each case's ``slices.csv``."""
+
+CASE_DONE_FILE = "slices.csv"
+"""The file written into every prepared case folder (its presence marks a finished case)."""
 
 _RESERVED = frozenset(
     {
@@ -111,13 +115,18 @@ def check_folder_name(name: str, out: Path, *, what: str = "case identifier") ->
     return name
 
 
-def commit_folder(partial: Path, out: Path, name: str) -> None:
+def commit_folder(partial: Path, out: Path, name: str, *, done_file: str) -> None:
     """Rename a fully written ``partial`` folder to ``out/name``, replacing an older one.
 
     An older folder is first renamed into ``out/.partial/`` and deleted afterwards, so
-    ``out/name`` is at every moment either the old folder, absent, or the new one.
+    ``out/name`` is at every moment either the old folder, absent, or the new one. Only
+    a folder this library wrote (one holding ``done_file``) is ever replaced.
+
+    Raises:
+        ConfigurationError: ``out/name`` exists but holds no ``done_file``.
     """
     target = out / name
+    check_replaceable(target, done_file)
     old: Path | None = None
     if target.exists():
         old = out / PARTIAL_DIR / f"{name}-old-{uuid.uuid4().hex[:8]}"
@@ -164,7 +173,7 @@ def write_case(
             out / case_id, what=f"case {case_id}", patient_id=case_id, advice=BATCH_ADVICE
         ):
             _write_case_files(records, partial, case_id, rows)
-            commit_folder(partial, out, case_id)
+            commit_folder(partial, out, case_id, done_file=CASE_DONE_FILE)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from radiogenomics._options import check_range
+from radiogenomics._outputs import check_apart
 from radiogenomics.errors import (
     ConfigurationError,
     CorruptFileError,
@@ -735,7 +736,8 @@ def series_to_nifti(
         ``out_path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        ConfigurationError: ``out_path`` does not end in ``.nii.gz`` or ``.nii``.
+        ConfigurationError: ``out_path`` does not end in ``.nii.gz`` or ``.nii``, or lies
+            inside the series folder (it would become a slice of the series).
         RadiogenomicsError: Any error of :func:`read_dicom_series`.
     """
     out = Path(out_path)
@@ -744,6 +746,7 @@ def series_to_nifti(
         raise ConfigurationError(
             f"out_path={str(out_path)!r} must name a file ending in '.nii.gz' or '.nii'."
         )
+    check_apart(out, [("series folder", folder)], option="the NIfTI output")
     series = read_dicom_series(
         folder,
         patient_id=patient_id,

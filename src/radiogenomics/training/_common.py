@@ -27,6 +27,7 @@ import math
 import os
 import pickle
 import random
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -37,7 +38,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from radiogenomics._atomic import storage_errors
 from radiogenomics._options import check_choice
+from radiogenomics._outputs import check_apart
 from radiogenomics.errors import ConfigurationError, CorruptFileError
 
 __all__ = [
@@ -335,23 +338,35 @@ class RunFiles:
         return self.folder / "metrics.jsonl"
 
 
-def open_run_folder(out: Path, *, resume: bool) -> tuple[RunFiles, bool]:
+def open_run_folder(
+    out: Path, *, resume: bool, data_dir: Path | None = None
+) -> tuple[RunFiles, bool]:
     """Create a run folder, refusing one that holds a run unless resuming.
 
     A folder holds a run when it has ``last.state.pt`` (the commit point; the weight
     files are rewritten from it, see :func:`repair_weight_files`). When resuming, the
-    temporary files (``.<name>.<random>.tmp``) that a killed run left are removed.
+    temporary files (``.<name>.<random>.tmp``) that a killed run left are removed. The
+    folder is checked to be writable here, before any training.
 
     Args:
         out: The run folder.
         resume: Whether an existing run may be continued.
+        data_dir: The training data, which ``out`` must stay apart from.
 
     Returns:
         ``(files, has_run)``: the folder's files, and whether it holds a run to resume.
 
     Raises:
-        ConfigurationError: The folder holds a run and ``resume`` is false.
+        ConfigurationError: The folder holds a run and ``resume`` is false, ``out`` is a
+            file, or ``out`` is, holds or lies inside ``data_dir``.
+        StorageError: ``out`` cannot be created or written (read-only, full disk).
     """
+    check_apart(out, [("--data", data_dir)])
+    if out.exists() and not out.is_dir():
+        raise ConfigurationError(
+            "--out names a file; a training run needs a folder. Choose another --out.",
+            path=out,
+        )
     files = RunFiles(out)
     has_run = files.state.is_file()
     if has_run and not resume:
@@ -360,7 +375,11 @@ def open_run_folder(out: Path, *, resume: bool) -> tuple[RunFiles, bool]:
             "choose another --out.",
             path=out,
         )
-    out.mkdir(parents=True, exist_ok=True)
+    advice = "Choose a writable --out (and free some space if the disk is full)."
+    with storage_errors(out, what="the run folder", advice=advice):
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check.", suffix=".tmp"):
+            pass
     if resume:
         for leftover in out.glob(".*.tmp"):
             if leftover.is_file():

@@ -667,7 +667,7 @@ def train_classification(
             )
     prior = float(np.mean([labels[p] for p in train_patients]))
 
-    files, has_run = open_run_folder(out, resume=resume)
+    files, has_run = open_run_folder(out, resume=resume, data_dir=data_dir)
 
     with deterministic():
         seed_everything(config.seed)

@@ -386,7 +386,7 @@ def train_segmentation(
     runtime = TrainingRuntime.from_settings(config)
     context = runtime.context
 
-    files, has_run = open_run_folder(out, resume=resume)
+    files, has_run = open_run_folder(out, resume=resume, data_dir=data_dir)
 
     with deterministic():
         seed_everything(config.seed)
