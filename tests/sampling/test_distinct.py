@@ -301,3 +301,25 @@ def test_repr() -> None:
         repr(DistinctSampler(max_similarity=0.8, fraction=0.2))
         == "DistinctSampler(max_similarity=0.8, fraction=0.2)"
     )
+
+
+@given(images_2d)
+def test_similarity_of_affine_copies_is_exactly_plus_or_minus_one(image: np.ndarray) -> None:
+    a = image.astype(np.float64)
+    if np.ptp(a) == 0:
+        return
+    # Exactly +-1 on every CPU (the dot product's last bits vary between BLAS builds).
+    assert slice_similarity(a, 3 * a + 7) == 1.0
+    assert slice_similarity(a, -a) == -1.0
+    assert slice_similarity(a, 255 - a) == -1.0
+
+
+def test_similarity_within_rounding_of_the_ends_is_snapped() -> None:
+    from radiogenomics.sampling.distinct import _similarity
+
+    rows = np.array([[1.0, 0.0], [-(1.0 - 2e-16), 0.0], [1.0 - 3e-16, 0.0], [-0.9999, 0.0]])
+    means = np.zeros(4)
+    constant = np.zeros(4, dtype=bool)
+    assert _similarity(rows, means, constant, 0, 1) == -1.0  # was -0.9999999999999998
+    assert _similarity(rows, means, constant, 0, 2) == 1.0
+    assert _similarity(rows, means, constant, 0, 3) == pytest.approx(-0.9999)

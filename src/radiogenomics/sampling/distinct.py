@@ -49,6 +49,10 @@ def _thumbnail(image: npt.NDArray[Any], subsample: int) -> npt.NDArray[np.float3
 def slice_similarity(a: npt.NDArray[Any], b: npt.NDArray[Any], *, subsample: int = 1) -> float:
     """Pearson correlation of two slices' intensities, in [-1, 1].
 
+    Values within 1e-9 of -1 or 1 (the rounding of the dot product, which depends on the
+    CPU and its BLAS) are returned as exactly -1 or 1, so that thresholds at the ends
+    give the same answer on every machine.
+
     Two constant slices are similar (1.0) when equal, else dissimilar (0.0); a constant
     slice and a varying one have similarity 0.0.
 
@@ -91,11 +95,16 @@ def _similarity(
 ) -> float:
     if constant[i] or constant[j]:
         return 1.0 if constant[i] and constant[j] and means[i] == means[j] else 0.0
-    return float(np.clip(rows[i] @ rows[j], -1.0, 1.0))
+    value = float(rows[i] @ rows[j])
+    # The dot product's last bits depend on the BLAS and the CPU: a correlation within
+    # rounding of +-1 is exactly +-1, so thresholds at the ends never hang on them.
+    if abs(abs(value) - 1.0) <= _SNAP:
+        return 1.0 if value > 0 else -1.0
+    return min(max(value, -1.0), 1.0)
 
 
-_REPEAT = 1.0 - 1e-9
-"""A similarity at or above this is an exact (affine) repeat, up to rounding: never kept."""
+_SNAP = 1e-9
+"""Correlations within this of -1 or 1 are exactly -1 or 1 (rounding of the dot product)."""
 
 
 def distinct_indices(
@@ -123,7 +132,7 @@ def distinct_indices(
     kept = [0]
     for i in range(1, len(images)):
         similarity = _similarity(rows, means, constant, kept[-1], i)
-        if similarity <= max_similarity and similarity < _REPEAT:
+        if similarity <= max_similarity and similarity < 1.0:
             kept.append(i)
     return kept
 
