@@ -607,6 +607,12 @@ def _add_predict(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument(
         "--fallback", type=float, help="probability of a patient with no frame (default: 0.5)"
     )
+    p.add_argument(
+        "--allow-other-segmentation-model",
+        action="store_true",
+        help="accept a stage 1 model other than the one the classifiers' training frames "
+        "were made with (refused by default: its masks would differ)",
+    )
     _add_inference_speed(p)
     _add_no_progress(p)
     _add_preset(p)
@@ -668,6 +674,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         amp=args.amp,
         channels_last=args.channels_last,
         compile=args.compile,
+        allow_other_segmentation_model=args.allow_other_segmentation_model,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     path = write_submission(result.probabilities, args.out, expected=list(result.probabilities))

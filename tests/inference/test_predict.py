@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +28,20 @@ class Info:
     sequence_length: int = 4
     stride: int = 2
     last: str = "pad"
+    segmentation_model: dict[str, Any] = field(default_factory=dict)
 
 
-def make_loader(prep: ClassificationPrepConfig | None = None) -> Any:
+def make_loader(
+    prep: ClassificationPrepConfig | None = None, *, stage1_sha256: str | None = None
+) -> Any:
     """A stand-in for load_classification_model: run folder name = MRI type."""
     config = {} if prep is None else prep.to_dict()
+    record = {} if stage1_sha256 is None else {"sha256": stage1_sha256}
 
     def load(path: Path, *, which: str = "best", device: str = "cpu") -> tuple[Any, Info]:
         torch.manual_seed(len(path.name))
         model = SequenceClassifier(backbone="test_resnet", hidden_size=8, sequence_length=4)
-        return model.eval(), Info(mri_type=path.name, prep_config=config)
+        return model.eval(), Info(mri_type=path.name, prep_config=config, segmentation_model=record)
 
     return load
 
@@ -190,6 +194,9 @@ def test_predict_command_forwards_the_speed_flags(
     assert main([*base, "--amp", "off", "--no-channels-last"]) == 0
     chosen = [(c["amp"], c["channels_last"], c["compile"]) for c in calls]
     assert chosen == [("auto", None, False), ("bf16", True, True), ("off", False, False)]
+    assert main([*base, "--allow-other-segmentation-model"]) == 0
+    allowed = [c["allow_other_segmentation_model"] for c in calls]
+    assert allowed == [False, False, False, True]
 
 
 def test_predict_command_takes_its_settings_from_the_preset(
@@ -210,3 +217,35 @@ def test_predict_command_takes_its_settings_from_the_preset(
     assert reference["tta"].views == (1.2,)
     assert (tiny["batch_size"], tiny["mask_batch_size"], tiny["fallback"]) == (8, 64, 0.3)
     assert (changed["batch_size"], changed["tta"]) == (2, None)
+
+
+def test_prediction_refuses_another_stage1_model(seg_run: Path, test_dir: Path) -> None:
+    # It used to predict with any stage 1 model: other masks, other frames, another
+    # probability (0.515 instead of 0.531 for one patient), and exit 0.
+    from radiogenomics._files import file_digest
+
+    prep = ClassificationPrepConfig()
+    other = make_loader(prep, stage1_sha256="0" * 64)
+    with pytest.raises(ConfigurationError, match="another stage 1 model") as info:
+        run_prediction(test_dir, segmentation_run=seg_run, classification_runs=RUNS, loader=other)
+    assert "--allow-other-segmentation-model" in str(info.value)
+    allowed = run_prediction(
+        test_dir,
+        segmentation_run=seg_run,
+        classification_runs=RUNS[:1],
+        loader=other,
+        allow_other_segmentation_model=True,
+    )
+    assert len(allowed.notes) == 1
+    assert "accepted" in allowed.notes[0]
+    assert "NOTE" in allowed.summary()
+    same = make_loader(prep, stage1_sha256=file_digest(seg_run / "best.safetensors"))
+    matched = run_prediction(
+        test_dir, segmentation_run=seg_run, classification_runs=RUNS[:1], loader=same
+    )
+    assert matched.notes == []
+    assert matched.probabilities == allowed.probabilities
+    unrecorded = run_prediction(
+        test_dir, segmentation_run=seg_run, classification_runs=RUNS[:1], loader=make_loader(prep)
+    )
+    assert ["does not record its stage 1 model" in n for n in unrecorded.notes] == [True]

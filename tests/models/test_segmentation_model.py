@@ -287,5 +287,52 @@ def test_training_orientation_reads_the_run(tmp_path: Path) -> None:
     info = {"data_dir": "moved", "prepare_config": {"orientation": "radiological"}}
     (run / "config.json").write_text(json.dumps(info))
     assert training_orientation(run) == "radiological"
-    (run / "config.json").write_text("{not json")
-    assert training_orientation(run) is None
+    (run / "config.json").write_text(json.dumps({"data_dir": str(tmp_path / "moved")}))
+    assert training_orientation(run) is None  # an older run whose data has moved
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        "[1, 2]",
+        b"\xff\xfe".decode("latin-1"),
+        '{"prepare_config": {"orientation": "sideways"}}',
+        '{"prepare_config": 3}',
+    ],
+)
+def test_training_orientation_refuses_a_damaged_run_file(tmp_path: Path, text: str) -> None:
+    # It used to read a damaged config.json as "not said": segment then sliced the
+    # volume in the native layout, and 13,685 of 73,728 voxels differed.
+    from radiogenomics.errors import CorruptFileError
+    from radiogenomics.models import training_orientation
+
+    (tmp_path / "config.json").write_text(text, encoding="latin-1")
+    with pytest.raises(CorruptFileError) as info:
+        training_orientation(tmp_path)
+    assert "config.json" in str(info.value)
+
+
+def test_weights_with_nan_or_inf_are_a_corrupt_file(tmp_path: Path) -> None:
+    # 0xFF bytes inside best.safetensors decode as NaN: the model then predicted empty
+    # masks and segment exited 0.
+    config = SegmentationModelConfig(architecture="Unet", encoder=TINY, image_size=32)
+    path = _checkpoint(tmp_path, config)
+    data = bytearray(path.read_bytes())
+    tensors = load_file(str(path))
+    name = "segmentation_head.0.weight"
+    needle = tensors[name].numpy().tobytes()
+    start = bytes(data).index(needle)
+    data[start : start + 8] = b"\xff" * 8  # two float32 NaNs
+    damaged = tmp_path / "damaged" / "best.safetensors"
+    damaged.parent.mkdir()
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match="NaN or infinite") as info:
+        load_segmentation_model(damaged.parent)
+    assert f"{name} (2 of " in str(info.value)
+    state = dict(tensors)
+    state["decoder.extra"] = torch.tensor([1.0, float("inf")])
+    infinite = tmp_path / "inf.safetensors"
+    save_file(state, str(infinite))
+    with pytest.raises(CorruptFileError, match=r"decoder.extra \(1 of 2\)"):
+        load_state_dict_file(infinite)

@@ -250,3 +250,17 @@ def test_device_augmentation_resumes_exactly(store: Path, full_run: Path, tmp_pa
     frames_per_second = once.history[0]["train_images_per_second"]
     assert isinstance(frames_per_second, float)
     assert frames_per_second > 0
+
+
+def test_a_run_records_the_stage1_model_of_its_frames(store: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = Path(shutil.copytree(store, tmp_path / "store"))
+    record = {"checkpoint": "/runs/seg/best.safetensors", "sha256": "ab" * 32}
+    (copy / "segmentation-model.json").write_text(json.dumps(record))
+    out = tmp_path / "run"
+    config = dataclasses.replace(CONFIG, epochs=1)
+    train_classification(copy, out, config=config, progress=False)
+    assert json.loads((out / "segmentation-model.json").read_text()) == record
+    _, info = load_classification_model(out)
+    assert info.segmentation_model == record

@@ -129,6 +129,25 @@ class FrameStore:
 
         return read_prep_config(self.root)
 
+    @property
+    def segmentation_model(self) -> dict[str, Any]:
+        """The stage 1 checkpoint whose masks the frames hold (``segmentation-model.json``:
+        ``checkpoint`` path and ``sha256``); ``{}`` when absent.
+
+        Raises:
+            CorruptFileError: The file is damaged.
+        """
+        from radiogenomics._files import read_json_object
+
+        path = self.root / "segmentation-model.json"
+        if not path.is_file():
+            return {}
+        return read_json_object(
+            path,
+            what="the stage 1 model record of this frame store",
+            fix="Prepare the frame store again (radiogenomics prepare-classification).",
+        )
+
     def series_keys(self, *, mri_type: str | None = None) -> tuple[SeriesKey, ...]:
         """Every ``(patient_id, mri_type)`` of ``series.csv`` (of one MRI type if given).
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
-import hashlib
 import json
 import os
 import shutil
@@ -51,6 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from radiogenomics._atomic import BATCH_ADVICE, atomic_text, storage_errors
+from radiogenomics._files import file_digest
 from radiogenomics._options import check_choice, check_fields, check_range, dataclass_repr
 from radiogenomics._outputs import check_replaceable
 from radiogenomics.data._jobs import (
@@ -95,6 +95,7 @@ __all__ = [
     "load_series_pixels",
     "prepare_classification",
     "prepare_patient",
+    "segmentation_checkpoint",
     "series_frames",
     "series_to_frames",
 ]
@@ -871,15 +872,12 @@ def _prepare_in_worker(
 # -- the batch ---------------------------------------------------------------------------
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def segmentation_checkpoint(run: Path) -> Path:
+    """The stage 1 checkpoint of a run folder (its ``best.safetensors``), or the file given.
 
-
-def _segmentation_checkpoint(run: Path) -> Path:
+    Raises:
+        InputNotFoundError: No such checkpoint.
+    """
     path = run if run.suffix == ".safetensors" else run / "best.safetensors"
     if not path.is_file():
         raise InputNotFoundError(
@@ -1047,10 +1045,10 @@ def prepare_classification(
         raise ConfigurationError(f"batch_size={batch_size!r} must be a whole number, at least 1.")
     out = Path(out)
     run = Path(segmentation_run)
-    checkpoint = _segmentation_checkpoint(run)
+    checkpoint = segmentation_checkpoint(run)
     label_map = read_labels(labels) if labels is not None else None
     listing = find_series_inputs(task2_dir, config.mri_types)
-    model_info = {"checkpoint": str(checkpoint.resolve()), "sha256": _file_digest(checkpoint)}
+    model_info = {"checkpoint": str(checkpoint.resolve()), "sha256": file_digest(checkpoint)}
     inputs = [
         ("--task2-dir", Path(task2_dir)),
         ("--labels", None if labels is None else Path(labels)),

@@ -57,6 +57,7 @@ __all__ = [
     "ClassificationRun",
     "PredictionResult",
     "RunInfo",
+    "check_segmentation_model",
     "predict_patients",
     "run_prediction",
 ]
@@ -106,6 +107,8 @@ class ClassificationRun:
         sequence_length: Frames per chunk.
         stride: Frames between chunk starts.
         last: The last-chunk policy.
+        segmentation_sha256: The SHA-256 of the stage 1 checkpoint whose masks its
+            training frames hold; ``None`` when the run does not record it.
     """
 
     path: Path
@@ -116,6 +119,7 @@ class ClassificationRun:
     sequence_length: int
     stride: int
     last: Any
+    segmentation_sha256: str | None = None
 
 
 _TIMED_STEPS = ("load", "decode", "segmentation", "classification")
@@ -131,6 +135,8 @@ class PredictionResult:
         fallback_patients: Patients with no chunk (they got the fallback probability).
         failed: ``(patient_id, mri_type, reason)`` of series that could not be read
             (skipped, as a missing series is).
+        notes: What the user should know about the models (e.g. a run that records no
+            stage 1 model).
         timings: Seconds spent, summed over patients: ``"load"`` (both models, once),
             ``"decode"`` (reading the DICOM series), ``"segmentation"`` (stage 1 masks
             and the frames built from them) and ``"classification"`` (chunks, TTA and
@@ -141,6 +147,7 @@ class PredictionResult:
     chunks: dict[tuple[str, str], int] = field(default_factory=dict)
     fallback_patients: list[str] = field(default_factory=list)
     failed: list[tuple[str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_TIMED_STEPS, 0.0))
 
     def summary(self) -> str:
@@ -150,6 +157,7 @@ class PredictionResult:
             f"{sum(self.chunks.values())} chunks; {len(self.fallback_patients)} had no "
             "surviving frame and got the fallback probability"
         ]
+        lines += [f"NOTE {note}" for note in self.notes]
         lines += [f"SKIPPED {p} {m}: {reason}" for p, m, reason in self.failed]
         return "\n".join(lines)
 
@@ -212,9 +220,67 @@ def _load_runs(
                 sequence_length=int(info.sequence_length),
                 stride=int(info.stride),
                 last=info.last,
+                segmentation_sha256=_recorded_stage1(info),
             )
         )
     return runs
+
+
+def _recorded_stage1(info: RunInfo) -> str | None:
+    record = getattr(info, "segmentation_model", None)
+    digest = record.get("sha256") if isinstance(record, Mapping) else None
+    return str(digest) if digest else None
+
+
+def check_segmentation_model(
+    runs: Sequence[ClassificationRun], segmentation_run: str | Path, *, allow_other: bool
+) -> list[str]:
+    """Refuse a stage 1 model other than the one the classifiers' frames were made with.
+
+    Frames are ``[image, WT, ET]`` with the stage 1 masks: another stage 1 model gives
+    other masks, other kept frames and other probabilities than the classifier learned.
+
+    Args:
+        runs: The loaded classification runs.
+        segmentation_run: The stage 1 run folder (or its checkpoint) used for prediction.
+        allow_other: Accept a mismatch (reported in the returned notes instead).
+
+    Returns:
+        Notes for the summary: runs that record no stage 1 model, and accepted
+        mismatches.
+
+    Raises:
+        ConfigurationError: A run records another stage 1 checkpoint and ``allow_other``
+            is false.
+    """
+    from radiogenomics._files import file_digest
+    from radiogenomics.data.prepare_classification import segmentation_checkpoint
+
+    checkpoint = segmentation_checkpoint(Path(segmentation_run))
+    digest = file_digest(checkpoint)
+    notes: list[str] = []
+    for run in runs:
+        if run.segmentation_sha256 is None:
+            notes.append(
+                f"{run.path}: the run does not record its stage 1 model, so it cannot be "
+                "checked against the one given"
+            )
+        elif run.segmentation_sha256 != digest:
+            message = (
+                f"{run.path} was trained on frames made with another stage 1 model (sha256 "
+                f"{run.segmentation_sha256[:12]}...) than {checkpoint} (sha256 "
+                f"{digest[:12]}...)"
+            )
+            if not allow_other:
+                raise ConfigurationError(
+                    f"{message}; its masks, kept frames and probabilities would differ from "
+                    "those the classifier learned. Pass the stage 1 run the frame store was "
+                    "prepared with, or allow it explicitly "
+                    "(--allow-other-segmentation-model).",
+                    path=run.path,
+                )
+            notes.append(f"{message}: accepted (--allow-other-segmentation-model)")
+    return notes
 
 
 def _predict_chunks(
@@ -269,6 +335,7 @@ def run_prediction(
     amp: InferenceAmp = "auto",
     channels_last: bool | None = None,
     compile: bool = False,
+    allow_other_segmentation_model: bool = False,
 ) -> PredictionResult:
     """Predict every patient of a Task 2 folder (or one patient folder), with details.
 
@@ -297,12 +364,16 @@ def run_prediction(
         channels_last: Channels-last weights (and stage 1 batches); ``None`` means on
             for CUDA only.
         compile: Run both models through ``torch.compile``.
+        allow_other_segmentation_model: Accept a stage 1 model other than the one a
+            classification run's training frames were made with (see
+            :func:`check_segmentation_model`); refused by default.
 
     Returns:
         The probabilities, what happened and where the time went.
 
     Raises:
-        ConfigurationError: No classification run, or an option is invalid.
+        ConfigurationError: No classification run, an option is invalid, or a run was
+            trained on frames of another stage 1 model.
         InputNotFoundError: ``task2_dir`` or a run does not exist.
     """
     from tqdm.auto import tqdm
@@ -329,6 +400,9 @@ def run_prediction(
             device,
             channels_last=use_channels_last,
             compile=compile,
+        )
+        result.notes += check_segmentation_model(
+            runs, segmentation_run, allow_other=allow_other_segmentation_model
         )
         segmenter, seg_config = load_segmentation_model(
             segmentation_run, which="best", device=device

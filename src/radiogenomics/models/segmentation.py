@@ -211,7 +211,35 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         raise CorruptFileError(
             "the file does not hold a state dict (a mapping of names to tensors).", path=path
         )
+    check_finite_weights(loaded, path)
     return dict(loaded)
+
+
+def check_finite_weights(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Refuse weights holding NaN or infinite values (a damaged file, or a diverged run).
+
+    A model with such weights predicts NaN, which thresholds to empty masks or a 0.5
+    probability without a word.
+
+    Raises:
+        CorruptFileError: Naming the first tensors with non-finite values and the counts.
+    """
+    import torch
+
+    bad: list[str] = []
+    for name, tensor in state.items():
+        if tensor.is_floating_point() or tensor.is_complex():
+            count = int((~torch.isfinite(tensor)).sum())
+            if count:
+                bad.append(f"{name} ({count} of {tensor.numel()})")
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise CorruptFileError(
+            f"the weights hold NaN or infinite values in {len(bad)} tensor(s): {shown}. The "
+            "file is damaged or the training diverged; use another checkpoint (e.g. "
+            "last.safetensors or an earlier run).",
+            path=path,
+        )
 
 
 def refused_pickle_error(error: Exception, path: Path) -> CorruptFileError:
@@ -551,21 +579,33 @@ def training_orientation(run_dir: str | Path) -> Literal["native", "radiological
     Returns:
         ``"native"`` or ``"radiological"``; ``None`` when the run does not say (no
         ``config.json``, or its prepared folder has moved).
+
+    Raises:
+        CorruptFileError: ``config.json`` (or the preparation settings it points to) is
+            damaged, or records no valid orientation: never read as "not said".
     """
-    import json
+    from radiogenomics._files import read_json_object
 
     run = Path(run_dir)
     if run.suffix == ".safetensors":
         run = run.parent
-    try:
-        info = json.loads((run / "config.json").read_text(encoding="utf-8"))
-        prep = info.get("prepare_config")
-        if not isinstance(prep, dict):
-            data_dir = Path(str(info["data_dir"]))
-            prep = json.loads((data_dir / "prepare-config.json").read_text(encoding="utf-8"))
-        orientation = prep["orientation"]
-    except (OSError, KeyError, TypeError, AttributeError, ValueError):
+    fix = "Restore the run folder's config.json, or pass the layout (--orientation)."
+    if not (run / "config.json").is_file():
         return None
-    if orientation in ("native", "radiological"):
-        return orientation  # type: ignore[no-any-return]
-    return None
+    info = read_json_object(run / "config.json", what="the stage 1 run's settings", fix=fix)
+    prep = info.get("prepare_config")
+    if prep is None and "data_dir" in info:  # runs written before prepare_config
+        source = Path(str(info["data_dir"])) / "prepare-config.json"
+        if not source.is_file():
+            return None  # the prepared folder has moved
+        prep = read_json_object(source, what="the preparation settings", fix=fix)
+    if prep is None:
+        return None
+    orientation = prep.get("orientation") if isinstance(prep, dict) else None
+    if orientation not in ("native", "radiological"):
+        raise CorruptFileError(
+            f"the run's preparation settings give orientation={orientation!r}; expected "
+            f"'native' or 'radiological'. {fix}",
+            path=run / "config.json",
+        )
+    return orientation  # type: ignore[no-any-return]

@@ -54,6 +54,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from radiogenomics._files import read_json_object
 from radiogenomics._options import check_choice, check_fields, check_range, dataclass_repr
 from radiogenomics.data.chunks import ChunkDataset, LastChunkPolicy
 from radiogenomics.data.frame_store import FrameStore
@@ -309,6 +310,9 @@ class ClassificationRunInfo:
         train_config: Every training setting.
         epoch: The epoch the checkpoint was written at.
         checkpoint: The weights file loaded.
+        segmentation_model: The stage 1 checkpoint whose masks the training frames hold
+            (``checkpoint`` and ``sha256``); ``{}`` for runs trained before it was
+            recorded.
     """
 
     mri_type: str
@@ -321,6 +325,7 @@ class ClassificationRunInfo:
     train_config: ClassificationTrainConfig
     epoch: int
     checkpoint: Path
+    segmentation_model: dict[str, Any] = field(default_factory=dict)
 
 
 def _read_checkpoint_metadata(path: Path) -> dict[str, str]:
@@ -461,12 +466,20 @@ def load_classification_model(
     _load_state_into(model, path)
     model.eval()
     folder = path.parent
-    prep_path = folder / "prep-config.json"
-    prep = json.loads(prep_path.read_text(encoding="utf-8")) if prep_path.is_file() else {}
-    run_path = folder / "config.json"
-    val_patients: tuple[str, ...] = ()
-    if run_path.is_file():
-        val_patients = tuple(json.loads(run_path.read_text(encoding="utf-8"))["val_patients"])
+    fix = "Restore the run folder, or train it again."
+
+    def recorded(name: str, what: str) -> dict[str, Any]:
+        source = folder / name
+        return read_json_object(source, what=what, fix=fix) if source.is_file() else {}
+
+    prep = recorded("prep-config.json", "the run's frame preparation settings")
+    run_info = recorded("config.json", "the run's settings")
+    raw_val = run_info.get("val_patients", [])
+    if not isinstance(raw_val, list):
+        raise CorruptFileError(
+            f"val_patients should be a list; found {type(raw_val).__name__}. {fix}",
+            path=folder / "config.json",
+        )
     info = ClassificationRunInfo(
         mri_type=config.mri_type,
         image_size=config.image_size,
@@ -474,10 +487,11 @@ def load_classification_model(
         stride=config.stride,
         last=config.last,
         prep_config=prep,
-        val_patients=val_patients,
+        val_patients=tuple(str(p) for p in raw_val),
         train_config=config,
         epoch=int(metadata.get("epoch", "0")),
         checkpoint=path,
+        segmentation_model=recorded("segmentation-model.json", "the run's stage 1 record"),
     )
     return model.to(device), info
 
@@ -702,7 +716,16 @@ def train_classification(
         runtime.write_run_files(
             files,
             history,
-            {out / "prep-config.json": store.prep_config, out / "config.json": run_info},
+            {
+                out / "prep-config.json": store.prep_config,
+                out / "config.json": run_info,
+                # The stage 1 checkpoint of the frames: predict refuses another one.
+                **(
+                    {out / "segmentation-model.json": store.segmentation_model}
+                    if store.segmentation_model
+                    else {}
+                ),
+            },
         )
         metadata = {
             "format": CLASSIFICATION_CHECKPOINT_FORMAT,
