@@ -360,3 +360,27 @@ def test_training_checks_the_run_folder_is_writable_first(
     monkeypatch.undo()
     with pytest.raises(StorageError):  # a parent that is a file
         _common.open_run_folder(tmp_path / "file" / "run", resume=False)
+
+
+def test_a_name_that_is_not_utf8_fails_alone(
+    task1: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A non-UTF-8 byte in a case file name used to abort the whole batch with a raw
+    # UnicodeEncodeError, before failures.csv was written.
+    import os
+
+    folder = task1 / os.fsdecode(b"odd\xff")
+    folder.mkdir()
+    for path in (task1 / "BraTS2021_00004").iterdir():
+        name = path.name.replace("BraTS2021_00004", "BraTS2021_00099").encode()
+        shutil.copy(path, folder / os.fsdecode(name.replace(b"00099", b"00099\xff")))
+    out = tmp_path / "prepared"
+    assert _prepare1(task1, out) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        *(f"BraTS2021_0000{i}" for i in range(1, 5)),
+        "manifest.csv",
+        "prepare-config.json",
+    ]
+    err = capsys.readouterr().err
+    assert err.count("not valid UTF-8") == 5  # four modalities and the label map
+    assert "odd\\xff" in err

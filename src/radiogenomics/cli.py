@@ -318,21 +318,31 @@ def _segmentation_config(args: argparse.Namespace) -> object:
     return segmentation_preset(args.preset, **changes)
 
 
+def _printable(path: Path) -> str:
+    """``path`` for a message, with bytes that are not UTF-8 shown as escapes."""
+    import os
+
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _run_prepare_segmentation(args: argparse.Namespace) -> int:
     from radiogenomics.data.prepare_segmentation import (
         SegmentationPrepConfig,
         prepare_segmentation,
     )
     from radiogenomics.io.labels import task2_patient_ids
-    from radiogenomics.io.nifti import find_brats_cases
+    from radiogenomics.io.nifti import scan_brats_cases
 
     config = _segmentation_config(args)
     assert isinstance(config, SegmentationPrepConfig)
     guard = args.task2_labels or args.task2_dir
     check_apart(args.out, [("--task1-dir", args.task1_dir), ("Task 2 guard", guard)])
-    cases = find_brats_cases(args.task1_dir)
+    scan = scan_brats_cases(args.task1_dir)
+    cases = scan.cases
     exclude = task2_patient_ids(guard) if guard is not None else None
     print(f"found {len(cases)} cases under {args.task1_dir}", file=sys.stderr)
+    for path, reason in scan.skipped:
+        print(f"skipped {_printable(path)}: {reason}", file=sys.stderr)
     report = prepare_segmentation(
         cases,
         args.out,
@@ -1069,6 +1079,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    for stream in (sys.stdout, sys.stderr):
+        # File names with bytes that are not UTF-8 are printed escaped, never a crash.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

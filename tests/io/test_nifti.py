@@ -547,3 +547,57 @@ def test_write_nifti_on_a_full_disk_is_a_storage_error(
     assert info.value.errno == errno.ENOSPC
     assert "T1wCE.nii.gz" in str(info.value)
     assert list((tmp_path / "out").iterdir()) == [], "no partial or temporary file is left"
+
+
+# -- what the search finds, follows and reports (it used to skip in silence) -------------
+
+
+def _rename_all(folder: Path, rename: Any) -> None:
+    for path in sorted(folder.iterdir()):
+        path.rename(folder / rename(path.name))
+
+
+def test_upper_case_names_and_extensions_are_found(tmp_path: Path) -> None:
+    from radiogenomics.io import scan_brats_cases
+
+    cases = write_brats_cohort(tmp_path, n_cases=2, shape=(16, 16, 12))
+    _rename_all(cases[0].folder, lambda n: n.replace("_flair", "_FLAIR").replace("_seg", "_SEG"))
+    _rename_all(cases[1].folder, lambda n: n.replace(".nii.gz", ".NII.GZ"))
+    scan = scan_brats_cases(tmp_path)
+    assert [c.case_id for c in scan.cases] == [c.case_id for c in cases]
+    assert all(set(c.images) == set(MODALITIES) for c in scan.cases)
+    assert all(c.label is not None for c in scan.cases)
+    assert scan.skipped == []
+    loaded = load_case(scan.cases[1])
+    assert loaded.label_map is not None
+
+
+def test_symlinked_case_folders_are_followed_once(tmp_path: Path) -> None:
+    from radiogenomics.io import scan_brats_cases
+
+    store = tmp_path / "store"
+    cases = write_brats_cohort(store, n_cases=2, shape=(16, 16, 12))
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "linked").symlink_to(store, target_is_directory=True)
+    (store / "loop").symlink_to(root, target_is_directory=True)  # root -> store -> root
+    scan = scan_brats_cases(root)
+    assert [c.case_id for c in scan.cases] == [c.case_id for c in cases]
+    assert any("symbolic link loop" in reason for _, reason in scan.skipped)
+
+
+def test_files_left_out_are_reported_with_the_reason(tmp_path: Path) -> None:
+    import os
+
+    from radiogenomics.io import scan_brats_cases
+
+    cases = write_brats_cohort(tmp_path, n_cases=2, shape=(16, 16, 12))
+    folder = cases[0].folder
+    (folder / "notes.nii.gz").write_bytes(b"")
+    bad = os.fsdecode(b"BraTS2021_00009\xff_flair.nii.gz")
+    shutil.copy(cases[1].images["flair"], folder / bad)
+    scan = scan_brats_cases(tmp_path)
+    assert [c.case_id for c in scan.cases] == [c.case_id for c in cases]
+    reasons = {p.name: r for p, r in scan.skipped}
+    assert "names no modality" in reasons["notes.nii.gz"]
+    assert "not valid UTF-8" in reasons[bad]

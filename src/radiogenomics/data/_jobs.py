@@ -133,8 +133,12 @@ def remove_leftovers(out: Path) -> None:
 
 
 def write_rows(path: Path, fields: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:
-    """Write a CSV file with a header line (``\\n`` line ends)."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    """Write a CSV file with a header line (``\\n`` line ends).
+
+    Text that is not UTF-8 (a file name with undecodable bytes, kept by Python as
+    surrogates) is written with backslash escapes rather than failing the write.
+    """
+    with path.open("w", newline="", encoding="utf-8", errors="backslashreplace") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(fields), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)

@@ -97,6 +97,14 @@ def check_folder_name(name: str, out: Path, *, what: str = "case identifier") ->
     Raises:
         InvalidInputError: The name is not a plain folder name.
     """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(
+            f"{what} {name.encode('utf-8', 'backslashreplace').decode()!r} holds bytes that "
+            "are not UTF-8; rename the input file or folder.",
+            path=out,
+        ) from None
     if (
         not name
         or name.startswith(".")

@@ -41,10 +41,12 @@ __all__ = [
     "MODALITIES",
     "NAMING",
     "BratsCase",
+    "BratsScan",
     "LoadedCase",
     "find_brats_cases",
     "load_case",
     "read_nifti",
+    "scan_brats_cases",
     "volume_records",
     "write_nifti",
 ]
@@ -192,30 +194,48 @@ def volume_records(
 
 
 def _strip_extension(name: str) -> str | None:
+    lowered = name.lower()
     for ext in _EXTENSIONS:
-        if name.endswith(ext):
+        if lowered.endswith(ext):
             return name[: -len(ext)]
     return None
 
 
-def _case_in_folder(folder: Path) -> list[BratsCase]:
+def _utf8_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept by the OS as surrogates
+        return False
+    return True
+
+
+def _case_in_folder(folder: Path, skipped: list[tuple[Path, str]]) -> list[BratsCase]:
     stems: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.is_file() and not path.name.startswith("."):
-            stem = _strip_extension(path.name)
-            if stem is not None:
-                stems[stem] = path
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        stem = _strip_extension(path.name)
+        if stem is None:
+            continue
+        if not _utf8_name(path.name):
+            skipped.append(
+                (path, "the file name is not valid UTF-8; rename the file (letters, digits, _ -)")
+            )
+            continue
+        stems[stem] = path
     cases: list[BratsCase] = []
+    claimed: set[Path] = set()
     for convention, suffixes in NAMING.items():
         seen: dict[str, dict[str, Path]] = {}
         for stem, path in stems.items():
             for key, suffix in suffixes.items():
-                if stem.endswith(suffix) and len(stem) > len(suffix):
+                if stem.lower().endswith(suffix) and len(stem) > len(suffix):
                     seen.setdefault(stem[: -len(suffix)], {})[key] = path
         for case_id, files in sorted(seen.items()):
             images = {m: files[m] for m in MODALITIES if m in files}
             if not images:
                 continue
+            claimed.update(files.values())
             cases.append(
                 BratsCase(
                     case_id=case_id,
@@ -225,25 +245,58 @@ def _case_in_folder(folder: Path) -> list[BratsCase]:
                     convention=convention,
                 )
             )
+    suffixes = ", ".join(sorted({s for naming in NAMING.values() for s in naming.values()}))
+    skipped.extend(
+        (path, f"a NIfTI file that names no modality (expected a name ending in one of {suffixes})")
+        for path in stems.values()
+        if path not in claimed
+    )
     return cases
 
 
-def find_brats_cases(root: str | Path) -> list[BratsCase]:
-    """Find the BraTS Task 1 cases under a folder.
+def _folders(root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """``root`` and every folder under it, following symbolic links once each."""
+    found: list[Path] = []
+    loops: list[tuple[Path, str]] = []
+    visited: set[str] = set()
+    for current, dirs, _ in os.walk(root, followlinks=True):
+        real = os.path.realpath(current)
+        if real in visited:
+            loops.append((Path(current), f"already searched as {real} (a symbolic link loop)"))
+            dirs.clear()
+            continue
+        visited.add(real)
+        dirs.sort()
+        found.append(Path(current))
+    return found, loops
 
-    ``root`` may be a single case folder or hold case folders at any depth. Cases are
-    recognised by their file names under either naming convention (see :data:`NAMING`)
-    and returned sorted by case identifier. A case missing some modality is returned as
-    found; :func:`load_case` reports what is missing.
 
-    Args:
-        root: A case folder or a folder of case folders.
+@dataclass(frozen=True)
+class BratsScan:
+    """What :func:`scan_brats_cases` found under a folder.
 
-    Returns:
-        The cases found, sorted by ``case_id``.
+    Attributes:
+        root: The folder searched.
+        cases: The cases found, sorted by ``case_id``.
+        skipped: ``(path, reason)`` of every NIfTI file (or linked folder) that was not
+            taken, and why.
+    """
+
+    root: Path
+    cases: list[BratsCase]
+    skipped: list[tuple[Path, str]]
+
+
+def scan_brats_cases(root: str | Path) -> BratsScan:
+    """Find the BraTS Task 1 cases under a folder, and say what was left out and why.
+
+    Like :func:`find_brats_cases`, but NIfTI files that belong to no case (a name that
+    names no modality, a name that is not valid UTF-8) and symbolic-link loops are
+    reported in :attr:`BratsScan.skipped` instead of being passed over in silence.
 
     Raises:
         InputNotFoundError: ``root`` does not exist or holds no case.
+        InvalidInputError: One case identifier is found in more than one folder.
     """
     root = Path(root)
     if not root.is_dir():
@@ -252,13 +305,13 @@ def find_brats_cases(root: str | Path) -> list[BratsCase]:
             "the case folders (e.g. .../BraTS2021_Training_Data).",
             path=root,
         )
-    folders = [root, *sorted(p for p in root.rglob("*") if p.is_dir())]
-    cases = [case for folder in folders for case in _case_in_folder(folder)]
+    folders, skipped = _folders(root)
+    cases = [case for folder in folders for case in _case_in_folder(folder, skipped)]
     if not cases:
         raise InputNotFoundError(
             "no BraTS case found: expected files named <ID>_flair.nii.gz, <ID>_t1.nii.gz, "
             "<ID>_t1ce.nii.gz, <ID>_t2.nii.gz (BraTS 2021) or <ID>-t2f/-t1n/-t1c/-t2w.nii.gz "
-            "(BraTS 2023).",
+            "(BraTS 2023), in any letter case.",
             path=root,
         )
     ids = [c.case_id for c in cases]
@@ -269,7 +322,30 @@ def find_brats_cases(root: str | Path) -> list[BratsCase]:
             "of each case under the root.",
             path=root,
         )
-    return sorted(cases, key=lambda c: c.case_id)
+    return BratsScan(root=root, cases=sorted(cases, key=lambda c: c.case_id), skipped=skipped)
+
+
+def find_brats_cases(root: str | Path) -> list[BratsCase]:
+    """Find the BraTS Task 1 cases under a folder.
+
+    ``root`` may be a single case folder or hold case folders at any depth; symbolic
+    links to folders are followed (each real folder is searched once). Cases are
+    recognised by their file names under either naming convention (see :data:`NAMING`),
+    in any letter case (``_FLAIR.nii.gz``, ``.NII.GZ``), and returned sorted by case
+    identifier. A case missing some modality is returned as found; :func:`load_case`
+    reports what is missing. :func:`scan_brats_cases` also reports the files left out.
+
+    Args:
+        root: A case folder or a folder of case folders.
+
+    Returns:
+        The cases found, sorted by ``case_id``.
+
+    Raises:
+        InputNotFoundError: ``root`` does not exist or holds no case.
+        InvalidInputError: One case identifier is found in more than one folder.
+    """
+    return scan_brats_cases(root).cases
 
 
 def read_nifti(
