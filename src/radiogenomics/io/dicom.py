@@ -9,6 +9,11 @@ voxel-to-world affine in the NIfTI (RAS+) convention, so that a series can be wr
 NIfTI (:func:`series_to_nifti`) or handed to the rest of the pipeline as a
 :class:`~radiogenomics.records.VolumeRecord`.
 
+A folder must hold one series of one patient, on a grid that agrees with every file:
+several ``SeriesInstanceUID`` values (unless one is picked), mixed ``PatientID`` values,
+slices off the normal (gantry tilt), non-perpendicular direction cosines and a
+``RescaleSlope`` of 0 are refused, never read into a wrong volume.
+
 Array layouts:
 
 * :attr:`DicomSeries.pixels` is ``(S, R, C)``: slices in geometric order (increasing
@@ -234,8 +239,9 @@ def plane_from_orientation(orientation: Sequence[float] | npt.ArrayLike) -> Plan
         ``"sagittal"``, ``"coronal"`` or ``"axial"``.
 
     Raises:
-        GeometryError: ``orientation`` does not hold six finite values or its two
-            directions are degenerate (zero or parallel).
+        GeometryError: ``orientation`` does not hold six finite values, or its two
+            directions are degenerate (zero or parallel), not perpendicular
+            (``|cos| > 0.001``) or not of unit length (within 0.001).
 
     Example:
         >>> plane_from_orientation([1, 0, 0, 0, 1, 0])
@@ -644,8 +650,7 @@ def _check_along_normal(
         f"would put that slice {offsets[k]:.3f} mm from where its ImagePositionPatient "
         f"puts it (tolerance {tolerance:.3g} mm: {_MAX_IN_PLANE_OFFSET:g} of the smaller "
         "pixel spacing), so the series is refused. Resample it to an untilted grid first "
-        "(e.g. dcm2niix, which corrects gantry tilt) and use the NIfTI file instead of the "
-        "folder.",
+        "(e.g. dcm2niix, which corrects gantry tilt), or leave it out.",
         path=folder,
         patient_id=patient_id,
     )
@@ -740,10 +745,11 @@ def read_dicom_series(
     of several is refused with the list of its series (UID, ``SeriesDescription``, file
     count) unless ``series_uid`` picks one, since stacking two series makes one volume
     of alternating or concatenated contrasts. A series whose files name two different
-    ``PatientID`` values is refused (files without the tag are not counted). Slices are
-    ordered by ``ImagePositionPatient``
-    projected on the slice normal (``ImageOrientationPatient`` row x column cosines),
-    never by file name or ``InstanceNumber``. Each slice's stored values are rescaled by
+    ``PatientID`` values is refused (files without the tag are not counted).
+
+    Slices are ordered by ``ImagePositionPatient`` projected on the slice normal
+    (``ImageOrientationPatient`` row x column cosines), never by file name or
+    ``InstanceNumber``. Each slice's stored values are rescaled by
     its ``RescaleSlope`` and ``RescaleIntercept`` (defaults 1 and 0); ``MONOCHROME1``
     series are inverted to ``max + min - x`` (extrema over the whole series), so bright
     always means high signal. The slice spacing is the median gap between adjacent
