@@ -130,6 +130,35 @@ def test_dicom_to_nifti_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     np.testing.assert_allclose(np.asanyarray(image.dataobj), series.to_nifti_array(), atol=1e-3)
 
 
+def test_dicom_to_nifti_refuses_two_series_and_takes_series_uid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import nibabel as nib
+    import pydicom
+
+    from radiogenomics.testing import standard_series_affine, write_dicom_series
+
+    folder = tmp_path / "FLAIR"
+    affine = standard_series_affine("axial", shape=(4, 6, 6), spacing=(1.0, 1.0, 2.0))
+    first = write_dicom_series(np.full((4, 6, 6), 100.0, np.float32), affine, folder)
+    affine[2, 3] += 1.0  # interleaved, half a slice apart
+    bright = np.full((4, 6, 6), 900.0, np.float32)
+    second = write_dicom_series(bright, affine, folder, append=True, numbers=range(5, 9), seed=1)
+    out = tmp_path / "flair.nii.gz"
+    assert main(["dicom-to-nifti", str(folder), str(out)]) == 1
+    printed = capsys.readouterr()
+    assert "the folder holds 2 series" in printed.err
+    assert "--series-uid" in printed.err
+    assert "Traceback" not in printed.err
+    assert not out.exists()
+    uid = str(pydicom.dcmread(second[0]).SeriesInstanceUID)
+    assert uid in printed.err
+    assert str(pydicom.dcmread(first[0]).SeriesInstanceUID) in printed.err
+    assert main(["dicom-to-nifti", str(folder), str(out), "--series-uid", uid]) == 0
+    assert "4 slices" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.asarray(nib.load(out).dataobj), 900.0)
+
+
 def test_presets_command_prints_settings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["presets", "released-code"]) == 0
     text = capsys.readouterr().out

@@ -704,7 +704,20 @@ def _add_dicom_to_nifti(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     p.add_argument("series_dir", type=Path, help="folder of one series' .dcm files")
     p.add_argument("out", type=Path, help="output .nii.gz path")
+    _add_series_uid(p)
     p.set_defaults(handler=_run_dicom_to_nifti)
+
+
+def _add_series_uid(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--series-uid",
+        default=None,
+        metavar="UID",
+        help=(
+            "the SeriesInstanceUID of the series to read from a folder that holds several "
+            "(a folder of several series is refused otherwise, with the list of its UIDs)"
+        ),
+    )
 
 
 def _run_dicom_to_nifti(args: argparse.Namespace) -> int:
@@ -716,7 +729,7 @@ def _run_dicom_to_nifti(args: argparse.Namespace) -> int:
 
     check_apart(args.out, [("series folder", args.series_dir)], option="OUT")
     check_nifti_path(args.out)
-    series = read_dicom_series(args.series_dir)
+    series = read_dicom_series(args.series_dir, series_uid=args.series_uid)
     path = write_nifti(np.asarray(series.to_nifti_array()), np.array(series.affine), args.out)
     print(
         f"wrote {path}: {series.pixels.shape[0]} slices, {series.plane} plane, "
@@ -751,6 +764,7 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default=None,
         help="plane to slice along (default: axial for NIfTI, the acquisition plane for DICOM)",
     )
+    _add_series_uid(p)
     p.add_argument(
         "--orientation",
         choices=("native", "radiological"),
@@ -792,6 +806,13 @@ def _run_segment(args: argparse.Namespace) -> int:
     is_dicom = source.is_dir()
     if not is_dicom:
         check_nifti_path(source, name="input")
+        if args.series_uid is not None:
+            raise ConfigurationError(
+                f"--series-uid {args.series_uid!r} picks a series of a DICOM folder; the "
+                f"input {source} is a NIfTI file. Leave the option out."
+            )
+    # The input is read before the model is loaded, so a refused series fails fast.
+    series = read_dicom_series(source, series_uid=args.series_uid) if is_dicom else None
     models = importlib.import_module("radiogenomics.models")
     model, config = models.load_segmentation_model(args.model, which="best", device=args.device)
     orientation: Orientation = (
@@ -807,8 +828,7 @@ def _run_segment(args: argparse.Namespace) -> int:
         channels_last=args.channels_last,
         compile=args.compile,
     )
-    if is_dicom:
-        series = read_dicom_series(source)
+    if series is not None:
         affine = np.array(series.affine)
         if args.plane is None or args.plane == series.plane:
             masks = np.ascontiguousarray(series_masks_to_nifti(predictor.predict_series(series)))

@@ -412,6 +412,36 @@ def _damage_series(folder: Path, kind: str) -> None:
         nib.save(nib.Nifti1Image(volume, np.eye(4)), str(folder.parent / f"{folder.name}.nii.gz"))
     elif kind == "missing-series":
         shutil.rmtree(folder)
+    elif kind == "two-series":  # a second series interleaved, half a slice apart
+        series = read_dicom_series(folder)
+        shifted = np.array(series.affine)
+        shifted[:3, 3] += shifted[:3, 2] / 2
+        n = series.shape[0]
+        numbers = range(n + 1, 2 * n + 1)
+        write_dicom_series(
+            series.pixels[::-1],
+            shifted,
+            folder,
+            append=True,
+            numbers=numbers,
+            patient_id=str(series.patient_id),
+        )
+    elif kind == "two-patients":
+        _edit_dicom(files[0], lambda ds: setattr(ds, "PatientID", "99999"))
+    elif kind == "gantry-tilt":
+        series = read_dicom_series(folder)
+        shutil.rmtree(folder)
+        write_dicom_series(series.pixels, series.affine, folder, gantry_tilt=10.0)
+    elif kind == "sheared-orientation":
+        for path in files:
+            _edit_dicom(
+                path,
+                lambda ds: setattr(
+                    ds, "ImageOrientationPatient", [*ds.ImageOrientationPatient[:3], 0.5, 0.866, 0]
+                ),
+            )
+    elif kind == "zero-slope":
+        _edit_dicom(files[4], lambda ds: setattr(ds, "RescaleSlope", "0"))
     else:  # pragma: no cover
         raise AssertionError(kind)
 
@@ -425,6 +455,11 @@ BAD_SERIES = {
     "truncated-file": ("10006", "T1w", "Image-", "it is truncated"),
     "nan-nifti": ("10007", "T2w", "T2w.nii.gz", "1 NaN, 0 infinite"),
     "missing-series": ("10008", "T1wCE", "", "no T1wCE series"),
+    "two-series": ("10010", "FLAIR", "FLAIR", "the folder holds 2 series"),
+    "two-patients": ("10011", "T1w", "T1w", "mixes 2 PatientIDs"),
+    "gantry-tilt": ("10012", "T1wCE", "T1wCE", "10.00 degrees to the normal"),
+    "sheared-orientation": ("10013", "T2w", ".dcm", "degrees apart"),
+    "zero-slope": ("10014", "FLAIR", ".dcm", "RescaleSlope = 0"),
 }
 """Each damage -> patient, series, what the error names, a piece of its message."""
 

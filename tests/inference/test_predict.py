@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,39 @@ def test_single_patient_folder(seg_run: Path, test_dir: Path) -> None:
         loader=make_loader(ClassificationPrepConfig()),
     )
     assert list(probabilities) == [patient.name]
+
+
+def test_a_folder_of_two_series_is_a_failed_series_not_a_prediction(
+    seg_run: Path, test_dir: Path, tmp_path: Path
+) -> None:
+    """The FLAIR folder gets a second series: its FLAIR fails alone, T1wCE still predicts."""
+    import numpy as np
+
+    from radiogenomics.io import read_dicom_series
+    from radiogenomics.testing import write_dicom_series
+
+    split = tmp_path / "test"
+    shutil.copytree(test_dir, split)
+    patient = sorted(p.name for p in split.iterdir())[0]
+    folder = split / patient / "FLAIR"
+    series = read_dicom_series(folder)
+    shifted = np.array(series.affine)
+    shifted[:3, 3] += shifted[:3, 2] / 2  # interleaved, half a slice apart
+    numbers = range(series.shape[0] + 1, 2 * series.shape[0] + 1)
+    write_dicom_series(series.pixels[::-1], shifted, folder, append=True, numbers=numbers)
+
+    result = run_prediction(
+        split,
+        segmentation_run=seg_run,
+        classification_runs=RUNS,
+        loader=make_loader(ClassificationPrepConfig()),
+    )
+    assert [(p, m) for p, m, _ in result.failed] == [(patient, "FLAIR")]
+    assert "the folder holds 2 series" in result.failed[0][2]
+    assert f"SKIPPED {patient} FLAIR" in result.summary()
+    assert list(result.probabilities) == sorted(p.name for p in split.iterdir())
+    assert (patient, "FLAIR") not in result.chunks
+    assert (patient, "T1wCE") in result.chunks
 
 
 def test_runs_without_settings_are_refused(seg_run: Path, test_dir: Path) -> None:

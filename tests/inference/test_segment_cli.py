@@ -166,6 +166,31 @@ def test_segment_synthetic_task2_patient(tmp_path: Path, loader: list[dict[str, 
     np.testing.assert_allclose(image.affine, series.affine, atol=1e-6)
 
 
+def test_segment_refuses_a_tilted_series_before_loading_the_model(
+    tmp_path: Path, loader: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mask on a grid that disagrees with ImagePositionPatient is never written."""
+    shape = (8, 16, 16)
+    affine = standard_series_affine("axial", shape=shape, spacing=(1.0, 1.0, 3.0))
+    folder = tmp_path / "FLAIR"
+    write_dicom_series(np.full(shape, 90.0, np.float32), affine, folder, gantry_tilt=12.0)
+    out = tmp_path / "masks.nii.gz"
+    assert main(["segment", "--model", "run", str(folder), str(out)]) == 1
+    printed = capsys.readouterr()
+    assert "radiogenomics segment: error:" in printed.err
+    assert "not stacked along their normal" in printed.err
+    assert "12.00 degrees" in printed.err
+    assert "Traceback" not in printed.err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [folder]
+    assert loader == []
+    # --series-uid picks a series of a folder only.
+    source = tmp_path / "in.nii.gz"
+    nib.save(nib.Nifti1Image(np.ones((8, 8, 8), dtype=np.float32), np.eye(4)), source)
+    assert main(["segment", "--model", "run", str(source), str(out), "--series-uid", "1.2"]) == 2
+    assert "--series-uid '1.2' picks a series of a DICOM folder" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

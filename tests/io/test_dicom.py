@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydicom.encaps import encapsulate
 from pydicom.pixels.decoders.base import get_decoder
+from scipy.spatial.transform import Rotation
 
 from radiogenomics.errors import (
     ConfigurationError,
@@ -257,6 +258,199 @@ def test_small_position_jitter_is_tolerated(tmp_path: Path) -> None:
     assert again.spacing[2] == pytest.approx(2.5)
 
 
+# ----------------------------------------------------------- one series per folder
+
+
+def uid_of(path: Path) -> str:
+    return str(pydicom.dcmread(path, stop_before_pixels=True).SeriesInstanceUID)
+
+
+@pytest.mark.parametrize("offset", [1.25, 15.0], ids=["interleaved", "stacked"])
+def test_two_series_in_one_folder_are_refused_with_their_list(
+    tmp_path: Path, offset: float
+) -> None:
+    """A second series half a slice (interleaved) or a slab (stacked) away is not merged."""
+    folder = tmp_path / "FLAIR"
+    first, affine, files = write_series(folder, mri_type="FLAIR")
+    shifted = affine.copy()
+    shifted[2, 3] += offset  # axial: along the normal
+    second = grid_volume(first.shape, seed=9)
+    added = write_dicom_series(
+        second, shifted, folder, append=True, numbers=range(7, 13), seed=1, mri_type="T2w"
+    )
+    uids = uid_of(files[0]), uid_of(added[0])
+    assert uids[0] != uids[1]
+
+    with pytest.raises(InvalidInputError, match="holds 2 series") as info:
+        read_dicom_series(folder, patient_id="00001")
+    message = str(info.value)
+    for uid, description in zip(uids, ("'FLAIR'", "'T2w'"), strict=True):
+        assert f"{uid!r}: SeriesDescription {description}, 6 file(s)" in message
+    assert "series_uid=" in message
+    assert "--series-uid" in message
+    assert info.value.path == folder
+    assert info.value.patient_id == "00001"
+    out = tmp_path / "out.nii.gz"
+    with pytest.raises(InvalidInputError, match="holds 2 series"):
+        series_to_nifti(folder, out)
+    assert not out.exists()
+
+    # An explicit UID reads that series alone, with its own geometry.
+    np.testing.assert_array_equal(read_dicom_series(folder, series_uid=uids[0]).pixels, first)
+    picked = read_dicom_series(folder, series_uid=uids[1])
+    np.testing.assert_array_equal(picked.pixels, second)
+    np.testing.assert_allclose(picked.affine, shifted, atol=1e-9)
+    assert series_to_nifti(folder, out, series_uid=uids[1]) == out
+    np.testing.assert_array_equal(nib.load(out).get_fdata(), picked.to_nifti_array())
+    with pytest.raises(
+        InputNotFoundError, match=r"no file has SeriesInstanceUID '1\.2\.3'"
+    ) as info:
+        read_dicom_series(folder, series_uid="1.2.3")
+    assert uids[0] in str(info.value)
+    assert uids[1] in str(info.value)
+
+
+def test_files_without_series_uid_are_one_series(tmp_path: Path) -> None:
+    volume, _, files = write_series(tmp_path / "s")
+    for path in files:
+        edit(path, lambda ds: delattr(ds, "SeriesInstanceUID"))
+    np.testing.assert_array_equal(read_dicom_series(tmp_path / "s").pixels, volume)
+
+    # Beside files that have one, they are a series of their own, picked with "".
+    volume, _, files = write_series(tmp_path / "mixed")
+    for path in files[:3]:
+        edit(path, lambda ds: delattr(ds, "SeriesInstanceUID"))
+    with pytest.raises(InvalidInputError, match=r"'' \(files without SeriesInstanceUID\)"):
+        read_dicom_series(tmp_path / "mixed")
+    np.testing.assert_array_equal(
+        read_dicom_series(tmp_path / "mixed", series_uid="").pixels, volume[:3]
+    )
+
+
+def test_a_series_mixing_patient_ids_is_refused(tmp_path: Path) -> None:
+    volume, _, files = write_series(tmp_path / "s", patient_id="00001")
+    for path in files[1:3]:
+        edit(path, lambda ds: setattr(ds, "PatientID", "00002"))
+    with pytest.raises(InvalidInputError, match="mixes 2 PatientIDs") as info:
+        read_dicom_series(tmp_path / "s")
+    assert "'00001': 4 file(s)" in str(info.value)
+    assert f"'00002': 2 file(s), e.g. {min(files[1:3]).name}" in str(info.value)
+    assert info.value.path == tmp_path / "s"
+
+    # A file without the tag does not count as another patient.
+    volume, _, files = write_series(tmp_path / "t", patient_id="00001")
+    edit(files[0], lambda ds: delattr(ds, "PatientID"))
+    series = read_dicom_series(tmp_path / "t")
+    assert series.patient_id == "00001"
+    np.testing.assert_array_equal(series.pixels, volume)
+
+
+# ------------------------------------------------------------ tilt and shear
+
+
+@pytest.mark.parametrize(
+    ("plane", "tilt", "shown"),
+    [("axial", 15.0, "15.00 degrees"), ("coronal", -2.0, "2.00 degrees")],
+)
+def test_tilted_slices_are_refused(tmp_path: Path, plane: Plane, tilt: float, shown: str) -> None:
+    """Positions that step off the normal would be placed mm away from the files: refused."""
+    shape = (6, 5, 7)
+    affine = standard_series_affine(plane, shape=shape, spacing=(0.9, 1.1, 2.5))
+    folder = tmp_path / "s"
+    write_dicom_series(grid_volume(shape, seed=0), affine, folder, gantry_tilt=tilt)
+    with pytest.raises(GeometryError, match="not stacked along their normal") as info:
+        read_dicom_series(folder, patient_id="00003")
+    message = str(info.value)
+    assert shown in message
+    assert "gantry tilt" in message
+    assert "dcm2niix" in message
+    assert info.value.path == folder
+    assert info.value.patient_id == "00003"
+    out = tmp_path / "out.nii.gz"
+    with pytest.raises(GeometryError):
+        series_to_nifti(folder, out)
+    assert not out.exists()
+
+
+def oblique_affine(angles: tuple[float, float, float], shape: tuple[int, int, int]) -> Any:
+    """An axial affine rotated about x, y and z (radians), in the reader's form."""
+    affine = standard_series_affine("axial", shape=shape, spacing=(0.9, 0.9, 3.0))
+    rotation = Rotation.from_euler("xyz", angles).as_matrix()
+    affine[:3] = rotation @ affine[:3]
+    return affine
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    angles=st.tuples(*[st.floats(-0.6, 0.6)] * 3),
+    noise_seed=st.integers(0, 2**16),
+)
+def test_property_rounded_oblique_headers_are_accepted_and_placed(
+    angles: tuple[float, float, float], noise_seed: int
+) -> None:
+    """Real headers: cosines with 6 decimals, positions with 0.005 mm noise, still read."""
+    shape = (8, 4, 4)
+    affine = oblique_affine(angles, shape)
+    rng = np.random.default_rng(noise_seed)
+
+    def roughen(ds: pydicom.Dataset) -> None:
+        ds.ImageOrientationPatient = [f"{float(v):.6f}" for v in ds.ImageOrientationPatient]
+        noisy = np.array([float(v) for v in ds.ImagePositionPatient]) + rng.uniform(
+            -0.005, 0.005, 3
+        )
+        ds.ImagePositionPatient = [f"{v:.5f}" for v in noisy]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "s"
+        files = write_dicom_series(grid_volume(shape, seed=1), affine, folder)
+        for path in files:
+            edit(path, roughen)
+        series = read_dicom_series(folder)
+        np.testing.assert_allclose(series.affine, affine, atol=0.02)
+        for k, path in enumerate(series.files):
+            world = series.affine @ np.array([0.0, 0.0, k, 1.0])
+            np.testing.assert_allclose(world[:3], ipp_ras(path), atol=0.03)
+
+
+def test_a_slightly_tilted_stack_within_the_tolerance_is_read(tmp_path: Path) -> None:
+    """0.1 degree over 6 slices of 2.5 mm moves the last one 0.02 mm: under 0.09 mm."""
+    shape = (6, 5, 7)
+    affine = standard_series_affine("axial", shape=shape, spacing=(0.9, 1.1, 2.5))
+    write_dicom_series(grid_volume(shape, seed=0), affine, tmp_path / "s", gantry_tilt=0.1)
+    np.testing.assert_allclose(read_dicom_series(tmp_path / "s").affine, affine, atol=0.03)
+
+
+@pytest.mark.parametrize(
+    ("cosines", "match"),
+    [
+        (["1", "0", "0", "0.5", "0.866025", "0"], "60.00 degrees apart"),
+        (["1", "0", "0", "0.008727", "0.999962", "0"], "89.50 degrees apart"),
+        (["1", "0", "0", "0", "0.9", "0"], "lengths 1 and 0.9"),
+    ],
+    ids=["60-degrees", "89.5-degrees", "not-unit"],
+)
+def test_non_orthogonal_orientation_is_refused(
+    tmp_path: Path, cosines: list[str], match: str
+) -> None:
+    """Cosines that would make a sheared or scaled grid, on every slice, are refused."""
+    _, _, files = write_series(tmp_path / "s")
+    for path in files:
+        edit(path, lambda ds: setattr(ds, "ImageOrientationPatient", cosines))
+    with pytest.raises(GeometryError, match=match) as info:
+        read_dicom_series(tmp_path / "s")
+    assert info.value.path is not None
+    assert info.value.path.parent == tmp_path / "s"
+    with pytest.raises(GeometryError, match=match):
+        plane_from_orientation([float(c) for c in cosines])
+
+
+def test_nearly_orthogonal_rounded_cosines_are_accepted() -> None:
+    """Cosines rounded to 6 decimals are 1e-6 off: far inside the 1e-3 tolerance."""
+    c, s = round(float(np.cos(0.3)), 6), round(float(np.sin(0.3)), 6)
+    assert plane_from_orientation([c, s, 0.0, -s, c, 0.0]) == "axial"
+    assert plane_from_orientation([1.0, 0.0, 0.0, 0.0002, 0.9999, 0.0]) == "axial"
+
+
 # ---------------------------------------------------------------------------- NIfTI
 
 
@@ -370,8 +564,20 @@ def test_an_empty_file_and_a_file_without_pixels_are_corrupt(tmp_path: Path) -> 
         (lambda ds: ds.add_new(0x00281053, "LO", "abc"), "RescaleSlope = 'abc'"),
         (lambda ds: setattr(ds, "PixelSpacing", [0, 1]), "must be positive"),
         (lambda ds: setattr(ds, "ImageOrientationPatient", [1, 0, 0, 1, 0, 0]), "parallel"),
+        (lambda ds: setattr(ds, "RescaleSlope", "0"), "RescaleSlope = 0"),
+        (lambda ds: setattr(ds, "RescaleSlope", "0.0"), "RescaleSlope = 0"),
+        (lambda ds: ds.add_new(0x00281052, "LO", "inf"), "RescaleIntercept = 'inf'"),
     ],
-    ids=["zero-rows", "no-columns", "text-slope", "zero-spacing", "parallel-directions"],
+    ids=[
+        "zero-rows",
+        "no-columns",
+        "text-slope",
+        "zero-spacing",
+        "parallel-directions",
+        "zero-slope",
+        "zero-slope-decimal",
+        "infinite-intercept",
+    ],
 )
 def test_damaged_tags_raise_library_errors_naming_the_file(
     tmp_path: Path, change: Callable[[pydicom.Dataset], None], match: str
@@ -456,6 +662,9 @@ def test_mixed_rows_columns_raise_geometry_error(tmp_path: Path) -> None:
     _, _, other = write_series(tmp_path / "other", shape=(4, 5, 7), center=(0.0, 0.0, 40.0))
     intruder = tmp_path / "s" / "Image-99.dcm"
     intruder.write_bytes(other[0].read_bytes())
+    # Of the same series (another series is refused as such, before its geometry is read).
+    host_uid = pydicom.dcmread(tmp_path / "s" / "Image-1.dcm").SeriesInstanceUID
+    edit(intruder, lambda ds: setattr(ds, "SeriesInstanceUID", host_uid))
     with pytest.raises(GeometryError, match="Rows x Columns") as info:
         read_dicom_series(tmp_path / "s")
     assert info.value.path == intruder

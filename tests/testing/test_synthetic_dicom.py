@@ -184,6 +184,49 @@ def test_write_dicom_series_rejects_bad_inputs(tmp_path: Path) -> None:
     assert not (tmp_path / "flipped").exists(), "nothing written on error"
 
 
+def test_write_dicom_series_appends_a_second_series(tmp_path: Path) -> None:
+    volume = np.zeros((3, 2, 2), dtype=np.float32)
+    affine = standard_series_affine("axial", shape=(3, 2, 2))
+    first = write_dicom_series(volume, affine, tmp_path / "s", shuffle_numbers=False)
+    with pytest.raises(InvalidInputError, match="already exist") as info:
+        write_dicom_series(volume, affine, tmp_path / "s", append=True, numbers=[4, 2, 5])
+    assert info.value.path == tmp_path / "s" / "Image-2.dcm"
+    assert len(list((tmp_path / "s").iterdir())) == 3, "nothing written on a clash"
+    again = write_dicom_series(volume, affine, tmp_path / "s", append=True, numbers=[4, 5, 6])
+    same = write_dicom_series(
+        volume, affine, tmp_path / "s", append=True, numbers=[7, 8, 9], seed=0
+    )
+    other = write_dicom_series(
+        volume, affine, tmp_path / "s", append=True, numbers=[10, 11, 12], seed=1
+    )
+    uid = [str(pydicom.dcmread(f[0]).SeriesInstanceUID) for f in (first, again, same, other)]
+    assert uid[0] == uid[1] == uid[2] != uid[3]
+
+
+@pytest.mark.parametrize("tilt", [15.0, -30.0])
+def test_write_dicom_series_gantry_tilt_moves_slices_off_the_normal(
+    tmp_path: Path, tilt: float
+) -> None:
+    volume = np.zeros((4, 2, 3), dtype=np.float32)
+    affine = standard_series_affine("sagittal", shape=(4, 2, 3), spacing=(1.0, 1.0, 2.5))
+    flat = write_dicom_series(volume, affine, tmp_path / "flat")
+    tilted = write_dicom_series(volume, affine, tmp_path / "tilted", gantry_tilt=tilt)
+
+    def position(path: Path) -> np.ndarray:
+        return np.array([float(v) for v in pydicom.dcmread(path).ImagePositionPatient])
+
+    ds = pydicom.dcmread(tilted[0])
+    cosines = np.array([float(v) for v in ds.ImageOrientationPatient])
+    normal = np.cross(cosines[:3], cosines[3:])
+    for k, (a, b) in enumerate(zip(flat, tilted, strict=True)):
+        step = position(b) - position(a)
+        expected = k * 2.5 * np.tan(np.radians(tilt)) * cosines[3:]
+        np.testing.assert_allclose(step, expected, atol=1e-9)
+        assert float(pydicom.dcmread(b).SliceLocation) == pytest.approx(position(b) @ normal)
+    with pytest.raises(ConfigurationError, match="gantry_tilt=90"):
+        write_dicom_series(volume, affine, tmp_path / "x", gantry_tilt=90.0)
+
+
 def test_write_dicom_series_does_not_mutate_inputs(tmp_path: Path) -> None:
     volume = np.arange(24, dtype=np.float32).reshape(2, 3, 4) * 2
     affine = standard_series_affine("sagittal", shape=(2, 3, 4))

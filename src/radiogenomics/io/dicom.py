@@ -9,6 +9,11 @@ voxel-to-world affine in the NIfTI (RAS+) convention, so that a series can be wr
 NIfTI (:func:`series_to_nifti`) or handed to the rest of the pipeline as a
 :class:`~radiogenomics.records.VolumeRecord`.
 
+A folder must hold one series of one patient, on a grid that agrees with every file:
+several ``SeriesInstanceUID`` values (unless one is picked), mixed ``PatientID`` values,
+slices off the normal (gantry tilt), non-perpendicular direction cosines and a
+``RescaleSlope`` of 0 are refused, never read into a wrong volume.
+
 Array layouts:
 
 * :attr:`DicomSeries.pixels` is ``(S, R, C)``: slices in geometric order (increasing
@@ -71,6 +76,15 @@ _SPACING_RTOL = 1e-3
 """Largest relative difference between two slices' pixel spacings still read as equal."""
 _DUPLICATE_ATOL = 1e-3
 """Slices closer than this (mm) along the normal are duplicates."""
+_DIRECTION_ATOL = 1e-3
+"""Largest ``|cos|`` of the angle between the row and column direction cosines still read
+as perpendicular (89.94 degrees), and largest difference of either one's length from 1.
+Cosines written with 4 or more decimals are far inside it (about 1e-4 at worst)."""
+_MAX_IN_PLANE_OFFSET = 0.1
+"""Largest distance of a slice's ``ImagePositionPatient`` from the line through the first
+slice along the normal, as a fraction of the smaller pixel spacing (0.09 mm for 0.9 mm
+pixels); beyond it the slices are tilted (gantry tilt) and no grid along the normal puts
+them where the files do."""
 _DIGITS = re.compile(r"[0-9]+")
 _SKIPPED_NAMES = frozenset({"DICOMDIR"})
 
@@ -208,6 +222,9 @@ class _SliceHeader:
     rows: int
     columns: int
     photometric: str
+    series_uid: str  # SeriesInstanceUID; "" when the file has none
+    description: str  # SeriesDescription; "" when the file has none
+    patient: str  # PatientID; "" when the file has none
 
 
 def plane_from_orientation(orientation: Sequence[float] | npt.ArrayLike) -> Plane:
@@ -223,8 +240,9 @@ def plane_from_orientation(orientation: Sequence[float] | npt.ArrayLike) -> Plan
         ``"sagittal"``, ``"coronal"`` or ``"axial"``.
 
     Raises:
-        GeometryError: ``orientation`` does not hold six finite values or its two
-            directions are degenerate (zero or parallel).
+        GeometryError: ``orientation`` does not hold six finite values, or its two
+            directions are degenerate (zero or parallel), not perpendicular
+            (``|cos| > 0.001``) or not of unit length (within 0.001).
 
     Example:
         >>> plane_from_orientation([1, 0, 0, 0, 1, 0])
@@ -258,6 +276,27 @@ def _directions(
         raise GeometryError(
             f"ImageOrientationPatient {orientation.tolist()} has a zero or parallel row and "
             "column direction; expected two orthogonal unit vectors.",
+            path=path,
+            patient_id=patient_id,
+        )
+    cosine = float(row @ col) / (row_norm * col_norm)
+    if abs(cosine) > _DIRECTION_ATOL:
+        angle = math.degrees(math.acos(max(-1.0, min(1.0, cosine))))
+        raise GeometryError(
+            f"ImageOrientationPatient {orientation.tolist()} has row and column directions "
+            f"{angle:.2f} degrees apart (|cos| = {abs(cosine):.2g} > {_DIRECTION_ATOL:g}); "
+            "DICOM pixels lie on a rectangular grid, so the two must be perpendicular. A grid "
+            "built from these cosines would be sheared: the tag is damaged. Re-export the "
+            "series.",
+            path=path,
+            patient_id=patient_id,
+        )
+    lengths = (row_norm, col_norm)
+    if max(abs(n - 1.0) for n in lengths) > _DIRECTION_ATOL:
+        raise GeometryError(
+            f"ImageOrientationPatient {orientation.tolist()} holds direction cosines of "
+            f"lengths {row_norm:.4g} and {col_norm:.4g}; expected unit vectors (lengths 1 "
+            f"within {_DIRECTION_ATOL:g}): the tag is damaged. Re-export the series.",
             path=path,
             patient_id=patient_id,
         )
@@ -377,7 +416,11 @@ def _read_header(path: Path, *, patient_id: str | None) -> tuple[Dataset, _Slice
         ds, "PhotometricInterpretation", "MONOCHROME2", path=path, patient_id=patient_id
     )
     photometric = str(photometric).strip().upper()
-    header = _SliceHeader(path, orientation, spacing, position, rows, columns, photometric)
+    texts = [
+        str(_element(ds, keyword, "", path=path, patient_id=patient_id) or "").strip()
+        for keyword in ("SeriesInstanceUID", "SeriesDescription", "PatientID")
+    ]
+    header = _SliceHeader(path, orientation, spacing, position, rows, columns, photometric, *texts)
     return ds, header
 
 
@@ -459,6 +502,15 @@ def _decode(ds: Dataset, header: _SliceHeader, *, patient_id: str | None) -> npt
         )
     slope = _optional_float(ds, "RescaleSlope", 1.0, path=path, patient_id=patient_id)
     intercept = _optional_float(ds, "RescaleIntercept", 0.0, path=path, patient_id=patient_id)
+    if slope == 0:
+        raise InvalidInputError(
+            f"RescaleSlope = 0 would turn every stored value of this slice into the "
+            f"RescaleIntercept ({intercept:g}), a blank slice; expected a non-zero slope (1 "
+            "when the stored values are the intensities). The file is invalid: re-export "
+            "the series, or leave it out.",
+            path=path,
+            patient_id=patient_id,
+        )
     return array.astype(np.float64) * slope + intercept
 
 
@@ -500,6 +552,109 @@ def _series_files(folder: Path, *, patient_id: str | None) -> list[Path]:
             patient_id=patient_id,
         )
     return files
+
+
+def _series_listing(groups: dict[str, list[_SliceHeader]]) -> str:
+    """One line per series: UID, description, file count and a file."""
+    lines = []
+    for uid, members in groups.items():
+        name = repr(uid) if uid else "'' (files without SeriesInstanceUID)"
+        descriptions = sorted({h.description for h in members if h.description})
+        described = (
+            f"SeriesDescription {', '.join(map(repr, descriptions))}"
+            if descriptions
+            else "no SeriesDescription"
+        )
+        lines.append(f"  {name}: {described}, {len(members)} file(s), e.g. {members[0].path.name}")
+    return "\n".join(lines)
+
+
+def _select_series(
+    headers: Sequence[_SliceHeader],
+    *,
+    series_uid: str | None,
+    folder: Path,
+    patient_id: str | None,
+) -> list[int]:
+    """The indices of the headers of the one series to read (all of one patient)."""
+    groups: dict[str, list[_SliceHeader]] = {}
+    for header in headers:
+        groups.setdefault(header.series_uid, []).append(header)
+    if series_uid is not None:
+        if series_uid not in groups:
+            raise InputNotFoundError(
+                f"no file has SeriesInstanceUID {series_uid!r}; the folder holds "
+                f"{len(groups)} series:\n{_series_listing(groups)}\nPass one of these UIDs.",
+                path=folder,
+                patient_id=patient_id,
+            )
+        chosen = series_uid
+    elif len(groups) > 1:
+        raise InvalidInputError(
+            f"the folder holds {len(groups)} series (files with different "
+            f"SeriesInstanceUIDs), which cannot be stacked into one volume:\n"
+            f"{_series_listing(groups)}\nMove each series to its own folder, or read one "
+            "with series_uid=... (the command line's --series-uid).",
+            path=folder,
+            patient_id=patient_id,
+        )
+    else:
+        chosen = next(iter(groups))
+    indices = [i for i, h in enumerate(headers) if h.series_uid == chosen]
+    patients: dict[str, list[Path]] = {}
+    for i in indices:
+        if headers[i].patient:
+            patients.setdefault(headers[i].patient, []).append(headers[i].path)
+    if len(patients) > 1:
+        counts = "; ".join(
+            f"{pid!r}: {len(paths)} file(s), e.g. {paths[0].name}"
+            for pid, paths in patients.items()
+        )
+        raise InvalidInputError(
+            f"the series mixes {len(patients)} PatientIDs ({counts}); a series holds the "
+            "slices of one patient. Remove the other patient's files.",
+            path=folder,
+            patient_id=patient_id,
+        )
+    return indices
+
+
+def _check_along_normal(
+    positions: npt.NDArray[np.float64],
+    normal: npt.NDArray[np.float64],
+    files: Sequence[Path],
+    *,
+    pixel_spacing: npt.NDArray[np.float64],
+    folder: Path,
+    patient_id: str | None,
+) -> None:
+    """Refuse slices whose positions leave the line through the first one along the normal.
+
+    Args:
+        positions: ``ImagePositionPatient`` of the slices in geometric order, (S, 3), LPS.
+        normal: The unit slice normal, (3,).
+    """
+    steps = positions - positions[0]
+    along = steps @ normal
+    offsets = np.linalg.norm(steps - along[:, None] * normal[None, :], axis=1)
+    tolerance = _MAX_IN_PLANE_OFFSET * float(pixel_spacing.min())
+    k = int(np.argmax(offsets))
+    if offsets[k] <= tolerance:
+        return
+    angle = math.degrees(math.atan2(float(offsets[k]), abs(float(along[k]))))
+    raise GeometryError(
+        f"the slices are not stacked along their normal (ImageOrientationPatient's row x "
+        f"column cosines): {files[k].name} lies {offsets[k]:.3f} mm beside the normal "
+        f"through the first slice, {files[0].name}, and {along[k]:.3f} mm along it, a "
+        f"step at {angle:.2f} degrees to the normal (gantry tilt, or a displaced slice). A "
+        "volume with one grid along the normal "
+        f"would put that slice {offsets[k]:.3f} mm from where its ImagePositionPatient "
+        f"puts it (tolerance {tolerance:.3g} mm: {_MAX_IN_PLANE_OFFSET:g} of the smaller "
+        "pixel spacing), so the series is refused. Resample it to an untilted grid first "
+        "(e.g. dcm2niix, which corrects gantry tilt), or leave it out.",
+        path=folder,
+        patient_id=patient_id,
+    )
 
 
 def _check_same_geometry(
@@ -581,13 +736,21 @@ def read_dicom_series(
     patient_id: str | None = None,
     mri_type: str | None = None,
     max_spacing_deviation: float = 0.1,
+    series_uid: str | None = None,
 ) -> DicomSeries:
     """Read one DICOM series folder into a :class:`DicomSeries`, slices in geometric order.
 
     Every file in ``folder`` is read except hidden files (names starting with ``.``),
-    sub-folders and ``DICOMDIR``. Slices are ordered by ``ImagePositionPatient``
-    projected on the slice normal (``ImageOrientationPatient`` row x column cosines),
-    never by file name or ``InstanceNumber``. Each slice's stored values are rescaled by
+    sub-folders and ``DICOMDIR``. The files are grouped by ``SeriesInstanceUID`` (files
+    without one form one group of their own): a folder of one series is read; a folder
+    of several is refused with the list of its series (UID, ``SeriesDescription``, file
+    count) unless ``series_uid`` picks one, since stacking two series makes one volume
+    of alternating or concatenated contrasts. A series whose files name two different
+    ``PatientID`` values is refused (files without the tag are not counted).
+
+    Slices are ordered by ``ImagePositionPatient`` projected on the slice normal
+    (``ImageOrientationPatient`` row x column cosines), never by file name or
+    ``InstanceNumber``. Each slice's stored values are rescaled by
     its ``RescaleSlope`` and ``RescaleIntercept`` (defaults 1 and 0); ``MONOCHROME1``
     series are inverted to ``max + min - x`` (extrema over the whole series), so bright
     always means high signal. The slice spacing is the median gap between adjacent
@@ -599,7 +762,18 @@ def read_dicom_series(
     column spacing, ``j`` (row index) along the column direction cosine times the row
     spacing, ``k`` along the normal times the slice spacing, and voxel ``(0, 0, 0)`` is
     the first slice's ``ImagePositionPatient``; the first two rows are negated to turn
-    DICOM's LPS into RAS. Gantry tilt (positions not along the normal) is not modelled.
+    DICOM's LPS into RAS. That grid agrees with every file, which is checked:
+
+    * the row and column direction cosines must be unit vectors and perpendicular, each
+      within 1e-3 (``|row . column| <= 0.001``, 89.94 to 90.06 degrees; a larger angle
+      would give a sheared affine);
+    * every slice's ``ImagePositionPatient`` must lie on the line through the first slice
+      along the normal, within 0.1 of the smaller pixel spacing; slices that step sideways
+      (gantry tilt) are refused rather than placed up to several millimetres from where
+      the files put them. Resample such a series first (e.g. with dcm2niix).
+
+    Both tolerances are far above the rounding of real headers (cosines with 6 decimals,
+    positions with float noise).
 
     Args:
         folder: The series folder (e.g. ``train/00000/FLAIR``).
@@ -610,33 +784,42 @@ def read_dicom_series(
         max_spacing_deviation: How far (a fraction of the median gap) a gap between
             adjacent slices may differ from the median gap; a larger deviation (missing
             slices) raises. Inclusive: a deviation equal to it is accepted.
+        series_uid: The ``SeriesInstanceUID`` of the series to read from a folder that
+            holds several (``""`` picks the files without the tag); ``None`` reads the
+            folder's only series.
 
     Returns:
         The series, with pixels of shape (S, R, C) and dtype float32.
 
     Raises:
-        InputNotFoundError: ``folder`` does not exist or holds no files.
+        InputNotFoundError: ``folder`` does not exist or holds no files, or no file has
+            the ``series_uid`` asked for (the message lists the series present).
         CorruptFileError: A file is not DICOM, is damaged or has no pixel data.
         GeometryError: A file lacks ImagePositionPatient, ImageOrientationPatient or
-            PixelSpacing; slices differ in orientation, pixel spacing or Rows/Columns;
-            two slices share a position; or the spacing is uneven.
+            PixelSpacing; its direction cosines are not perpendicular unit vectors;
+            slices differ in orientation, pixel spacing or Rows/Columns; two slices
+            share a position; the spacing is uneven; or the slices are tilted (positions
+            off the normal).
         MissingDecoderError: The pixel data is compressed with a transfer syntax that no
             installed plugin decodes; the message names the packages to install.
-        InvalidInputError: A file holds several frames or colour data, or the series mixes
-            MONOCHROME1 and MONOCHROME2, or uses another photometric interpretation.
+        InvalidInputError: The folder holds several series and ``series_uid`` is
+            ``None``; the series mixes PatientIDs; a file holds several frames or colour
+            data or has ``RescaleSlope`` 0; or the series mixes MONOCHROME1 and
+            MONOCHROME2, or uses another photometric interpretation.
         ConfigurationError: ``max_spacing_deviation`` is negative or not a number.
     """
     check_range("max_spacing_deviation", max_spacing_deviation, low=0.0)
     folder = Path(folder)
     paths = _series_files(folder, patient_id=patient_id)
-    datasets: list[Dataset] = []
-    headers: list[_SliceHeader] = []
-    for path in paths:
-        ds, header = _read_header(path, patient_id=patient_id)
-        if headers:
-            _check_same_geometry(headers[0], header, patient_id=patient_id)
-        datasets.append(ds)
-        headers.append(header)
+    read = [_read_header(path, patient_id=patient_id) for path in paths]
+    chosen = _select_series(
+        [header for _, header in read], series_uid=series_uid, folder=folder, patient_id=patient_id
+    )
+    datasets = [read[i][0] for i in chosen]
+    headers = [read[i][1] for i in chosen]
+    del read  # the other series' files are released
+    for header in headers[1:]:
+        _check_same_geometry(headers[0], header, patient_id=patient_id)
     reference = datasets[0]
 
     row_dir, col_dir, normal = _directions(
@@ -654,10 +837,17 @@ def read_dicom_series(
         patient_id=patient_id,
         max_spacing_deviation=max_spacing_deviation,
     )
+    _check_along_normal(
+        np.stack([headers[i].position for i in order]),
+        normal,
+        files,
+        pixel_spacing=headers[0].pixel_spacing,
+        folder=folder,
+        patient_id=patient_id,
+    )
 
     if patient_id is None:
-        tag = _element(reference, "PatientID", "", path=headers[0].path, patient_id=None)
-        patient_id = str(tag or "").strip() or None
+        patient_id = next((h.patient for h in headers if h.patient), None)
     photometrics = {h.photometric for h in headers}
     if not photometrics <= {"MONOCHROME1", "MONOCHROME2"}:
         raise InvalidInputError(
@@ -716,6 +906,7 @@ def series_to_nifti(
     patient_id: str | None = None,
     mri_type: str | None = None,
     max_spacing_deviation: float = 0.1,
+    series_uid: str | None = None,
 ) -> Path:
     """Convert one DICOM series folder to a NIfTI file, written atomically.
 
@@ -731,6 +922,7 @@ def series_to_nifti(
         patient_id: As in :func:`read_dicom_series`.
         mri_type: As in :func:`read_dicom_series`.
         max_spacing_deviation: As in :func:`read_dicom_series`.
+        series_uid: As in :func:`read_dicom_series`.
 
     Returns:
         ``out_path`` as a :class:`~pathlib.Path`.
@@ -752,6 +944,7 @@ def series_to_nifti(
         patient_id=patient_id,
         mri_type=mri_type,
         max_spacing_deviation=max_spacing_deviation,
+        series_uid=series_uid,
     )
     affine = np.array(series.affine, dtype=np.float64)
     return write_nifti(np.asarray(series.to_nifti_array()), affine, out)

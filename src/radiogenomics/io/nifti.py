@@ -225,10 +225,10 @@ def _case_in_folder(folder: Path, skipped: list[tuple[Path, str]]) -> list[Brats
         stems[stem] = path
     cases: list[BratsCase] = []
     claimed: set[Path] = set()
-    for convention, suffixes in NAMING.items():
+    for convention, naming in NAMING.items():
         seen: dict[str, dict[str, Path]] = {}
         for stem, path in stems.items():
-            for key, suffix in suffixes.items():
+            for key, suffix in naming.items():
                 if stem.lower().endswith(suffix) and len(stem) > len(suffix):
                     seen.setdefault(stem[: -len(suffix)], {})[key] = path
         for case_id, files in sorted(seen.items()):
@@ -245,9 +245,9 @@ def _case_in_folder(folder: Path, skipped: list[tuple[Path, str]]) -> list[Brats
                     convention=convention,
                 )
             )
-    suffixes = ", ".join(sorted({s for naming in NAMING.values() for s in naming.values()}))
+    known = ", ".join(sorted({s for naming in NAMING.values() for s in naming.values()}))
     skipped.extend(
-        (path, f"a NIfTI file that names no modality (expected a name ending in one of {suffixes})")
+        (path, f"a NIfTI file that names no modality (expected a name ending in one of {known})")
         for path in stems.values()
         if path not in claimed
     )

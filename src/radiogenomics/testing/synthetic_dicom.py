@@ -279,6 +279,8 @@ def write_dicom_series(
     patient_id: str = "00000",
     mri_type: str | None = None,
     extra_tags: Mapping[str, object] | None = None,
+    append: bool = False,
+    gantry_tilt: float = 0.0,
 ) -> list[Path]:
     """Write a volume as one single-frame MR DICOM file per slice, ``Image-N.dcm``.
 
@@ -288,6 +290,14 @@ def write_dicom_series(
     values are rounded to the nearest representable one) and ``affine`` (to the
     precision of DICOM decimal strings, about 1e-10 relative). Files are Explicit VR
     Little Endian, MR Image Storage, uint16 with the given rescale tags.
+
+    Two options write the series that the reader refuses, to test that it does:
+    ``append`` adds a series to a folder that already holds one (a folder of two series),
+    and ``gantry_tilt`` moves the slices sideways (positions off the slice normal).
+
+    The UIDs derive from ``patient_id``, ``mri_type``, ``seed`` and the folder name, so
+    a series appended with another ``seed`` (or ``mri_type``) gets its own
+    ``SeriesInstanceUID``, and one appended with the same values shares it.
 
     Args:
         pixels: Intensities of shape (S, R, C): slices in geometric order, then rows,
@@ -310,15 +320,25 @@ def write_dicom_series(
         mri_type: The ``SeriesDescription`` tag, if given.
         extra_tags: More tags to set on every file, by DICOM keyword
             (``{"SliceThickness": "5"}``).
+        append: Write into a folder that already holds files; ``numbers`` must then
+            avoid the existing file names.
+        gantry_tilt: Degrees, in (-90, 90): slice ``k`` is moved by ``k x slice spacing
+            x tan(gantry_tilt)`` along the column direction, so the positions step at
+            this angle to the slice normal (as a CT series acquired with a tilted
+            gantry) while ``ImageOrientationPatient`` and the affine's rotation stay.
+            Such a series does not read back (the reader refuses tilts of more than a
+            tenth of a pixel).
 
     Returns:
         The written files, in geometric order (slice 0 first).
 
     Raises:
         GeometryError: ``pixels`` is not 3D or ``affine`` is not in the expected form.
-        InvalidInputError: ``folder`` already holds files, or ``pixels`` cannot be
-            stored with the given slope and intercept.
-        ConfigurationError: ``numbers``, ``rescale_slope`` or ``extra_tags`` is invalid.
+        InvalidInputError: ``folder`` already holds files (without ``append``) or a file
+            of the same name, or ``pixels`` cannot be stored with the given slope and
+            intercept.
+        ConfigurationError: ``numbers``, ``rescale_slope``, ``extra_tags`` or
+            ``gantry_tilt`` is invalid.
     """
     from pydicom.datadict import tag_for_keyword
     from pydicom.dataset import Dataset, FileMetaDataset
@@ -365,19 +385,33 @@ def write_dicom_series(
             "writing them instead."
         )
 
+    check_range(
+        "gantry_tilt", gantry_tilt, low=-90.0, high=90.0, low_inclusive=False, high_inclusive=False
+    )
     cosines, (row_spacing, col_spacing), slice_spacing, positions = _geometry_from_affine(
         matrix, n_slices
     )
     normal = np.cross(np.asarray(cosines[:3]), np.asarray(cosines[3:]))
+    if gantry_tilt:
+        sideways = slice_spacing * np.tan(np.radians(gantry_tilt)) * np.asarray(cosines[3:])
+        positions = positions + np.arange(n_slices)[:, None] * sideways[None, :]
     stored = _stored_values(
         volume, slope=rescale_slope, intercept=rescale_intercept, monochrome1=monochrome1
     )
 
     out = Path(folder)
-    if out.exists() and any(out.iterdir()):
+    if not append and out.exists() and any(out.iterdir()):
         raise InvalidInputError(
-            "the series folder already holds files; write each series to a new folder.",
+            "the series folder already holds files; write each series to a new folder "
+            "(or pass append=True to add a second series).",
             path=out,
+        )
+    clashes = [out / f"Image-{n}.dcm" for n in file_numbers if (out / f"Image-{n}.dcm").exists()]
+    if clashes:
+        raise InvalidInputError(
+            f"{len(clashes)} file(s) to write already exist; pass numbers that avoid the "
+            "existing Image-N.dcm names.",
+            path=clashes[0],
         )
     out.mkdir(parents=True, exist_ok=True)
 
