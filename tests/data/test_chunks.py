@@ -357,3 +357,13 @@ def test_dataset_rejects_bad_options(kwargs: dict[str, object]) -> None:
 def test_errors_share_the_hierarchy() -> None:
     with pytest.raises(RadiogenomicsError):
         ChunkDataset({("1", "T1w"): _series(3)}, {"1": 1}, length=0)
+
+
+def test_labels_match_patients_however_spelled() -> None:
+    from radiogenomics.data.chunks import ChunkDataset
+
+    frames = np.zeros((3, 8, 8, 3), dtype=np.uint8)
+    dataset = ChunkDataset({("00006", "FLAIR"): frames}, {6: 1}, length=2, stride=2)  # type: ignore[dict-item]
+    assert float(dataset[0]["label"]) == 1.0
+    with pytest.raises(LabelError, match="two labels"):
+        ChunkDataset({("00006", "FLAIR"): frames}, {"6": 1, "00006": 0}, length=2, stride=2)

@@ -602,3 +602,30 @@ def test_config_presets_and_validation() -> None:
         classification_preset("writeup", size=3)
     with pytest.raises(ConfigurationError, match="unknown"):
         ClassificationPrepConfig.from_dict({"size": 3})
+
+
+def test_an_unpadded_patient_folder_is_one_patient_everywhere(
+    seg_run: Path, tmp_path: Path
+) -> None:
+    # A folder `40` used to be prepared as patient "40" while labels.csv said "00040":
+    # train-classification then failed with "no label".
+    from radiogenomics.data import FrameStore
+    from radiogenomics.io import find_task2_patients
+
+    split = tmp_path / "train"
+    _write_patient(split, "40", seed=1)
+    _write_patient(split, "00041", seed=2)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("BraTS21ID,MGMT_value\n40,1\n41,0\n")
+    assert list(find_task2_patients(split)) == ["00040", "00041"]
+    out = tmp_path / "store"
+    report = prepare_classification(split, out, labels=labels, segmentation_run=seg_run)
+    assert report.ok
+    store = FrameStore(out)
+    assert store.patient_ids == ("00040", "00041")
+    assert store.labels == {"00040": 1, "00041": 0}
+    assert all(store.label(p) == store.labels[p] for p in store.patient_ids)
+    assert (out / "00040" / "series.csv").is_file()
+    _write_patient(split, "040", seed=3)
+    with pytest.raises(InvalidInputError, match="both name patient 00040"):
+        find_task2_patients(split)

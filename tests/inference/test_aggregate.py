@@ -65,7 +65,8 @@ def test_reduce_chunks_means_per_series() -> None:
 
 def test_mean_over_mri_types_skips_missing_types() -> None:
     series = {("1", "FLAIR"): 0.2, ("1", "T1w"): 0.4, ("1", "T2w"): 0.9, ("2", "T1wCE"): 0.3}
-    assert mean_over_mri_types(series) == pytest.approx({"1": 0.5, "2": 0.3})
+    assert mean_over_mri_types(series) == pytest.approx({"00001": 0.5, "00002": 0.3})
+    assert mean_over_mri_types(series, ["2", "00001"]) == pytest.approx({"2": 0.3, "00001": 0.5})
 
 
 def test_aggregator_end_to_end_with_fallback() -> None:
@@ -74,13 +75,13 @@ def test_aggregator_end_to_end_with_fallback() -> None:
     aggregator.update(["1"], ["T1wCE"], np.array([0.9]))
     assert len(aggregator) == 4
     assert aggregator.series_probabilities() == pytest.approx(
-        {("1", "FLAIR"): 0.3, ("2", "T2w"): 0.8, ("1", "T1wCE"): 0.9}
+        {("00001", "FLAIR"): 0.3, ("00002", "T2w"): 0.8, ("00001", "T1wCE"): 0.9}
     )
     result = aggregator.aggregate(["3", "1", "2"])
     assert list(result) == ["3", "1", "2"]
     assert result == pytest.approx({"3": 0.5, "1": 0.6, "2": 0.8})
     assert aggregator.fallback_patients(["3", "1", "2"]) == ["3"]
-    assert aggregator.aggregate() == pytest.approx({"1": 0.6, "2": 0.8})
+    assert aggregator.aggregate() == pytest.approx({"00001": 0.6, "00002": 0.8})
     aggregator.reset()
     assert len(aggregator) == 0
     assert aggregator.aggregate(["1"]) == {"1": 0.5}
@@ -96,7 +97,7 @@ def test_prior_fallback() -> None:
 def test_other_reducers_in_the_aggregator() -> None:
     aggregator = PatientAggregator(reduce="max")
     aggregator.update(["1", "1"], ["T1w", "T1w"], [0.1, 0.7])
-    assert aggregator.aggregate() == {"1": 0.7}
+    assert aggregator.aggregate() == {"00001": 0.7}
 
 
 def test_aggregator_rejects_bad_input() -> None:
@@ -105,8 +106,20 @@ def test_aggregator_rejects_bad_input() -> None:
         aggregator.update(["1", "2"], ["T1w"], [0.1, 0.2])
     with pytest.raises(InvalidInputError, match="sigmoid") as info:
         aggregator.update(["1"], ["T1w"], [1.5])
-    assert info.value.patient_id == "1"
+    assert info.value.patient_id == "00001"
     assert len(aggregator) == 0  # a bad batch adds nothing
+
+
+def test_one_patient_however_its_identifier_is_spelled() -> None:
+    # aggregate(["00006"]) after update([6], ...) used to return the 0.5 fallback.
+    aggregator = PatientAggregator()
+    aggregator.update([6, "6"], ["FLAIR", "T2w"], [0.2, 0.4])  # type: ignore[list-item]
+    aggregator.update(["00006"], ["T1w"], [0.9])
+    assert aggregator.aggregate(["00006", "6"]) == pytest.approx({"00006": 0.5, "6": 0.5})
+    assert aggregator.fallback_patients(["6", "7"]) == ["7"]
+    other = PatientAggregator()
+    other.update(["BraTS2021_00006"], ["FLAIR"], [0.3])  # not a number: kept as given
+    assert other.aggregate() == {"BraTS2021_00006": 0.3}
 
 
 @pytest.mark.parametrize(

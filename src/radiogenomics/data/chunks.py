@@ -60,6 +60,7 @@ from radiogenomics.data.segmentation_dataset import (
     sample_augmentation,
 )
 from radiogenomics.errors import ConfigurationError, GeometryError, InvalidInputError, LabelError
+from radiogenomics.io.labels import keyed_labels, patient_key
 
 __all__ = [
     "ArrayFrames",
@@ -454,12 +455,12 @@ class ChunkDataset(Dataset[ChunkItem]):
         self.seed = int(seed)
         self.image_size = image_size
         self.epoch = 0
-        self.labels: dict[str, int] | None = None if labels is None else dict(labels)
+        self.labels: dict[str, int] | None = None if labels is None else keyed_labels(labels)
         self.sources: dict[tuple[str, str], FrameSource] = {}
         refs: list[ChunkRef] = []
         for key, frames in frames_by_series.items():
             patient_id, mri_type = key
-            if self.labels is not None and patient_id not in self.labels:
+            if self.labels is not None and patient_key(patient_id) not in self.labels:
                 raise LabelError(
                     f"no label for patient {patient_id!r} (series {mri_type}); every "
                     "patient of frames_by_series needs a label, or pass labels=None.",
@@ -523,7 +524,9 @@ class ChunkDataset(Dataset[ChunkItem]):
         if pad:
             tensor = torch.cat([tensor, tensor.new_zeros((pad, *tensor.shape[1:]))])
         valid = torch.arange(self.length) < ref.num_valid
-        label = float("nan") if self.labels is None else float(self.labels[ref.patient_id])
+        label = (
+            float("nan") if self.labels is None else float(self.labels[patient_key(ref.patient_id)])
+        )
         return ChunkItem(
             frames=tensor,
             valid=valid,

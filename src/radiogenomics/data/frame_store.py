@@ -188,13 +188,16 @@ class FrameStore:
         Raises:
             LabelError: The store has no label for the patient.
         """
-        if patient_id not in self.labels:
+        from radiogenomics.io.labels import patient_key
+
+        key = patient_key(patient_id)
+        if key not in self.labels:
             raise LabelError(
                 "no label in labels.csv for this patient.",
                 path=self.root / "labels.csv",
                 patient_id=patient_id,
             )
-        return self.labels[patient_id]
+        return self.labels[key]
 
     # -- frames ----------------------------------------------------------------------------
 

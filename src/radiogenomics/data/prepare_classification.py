@@ -460,7 +460,8 @@ def find_series_inputs(
     Raises:
         InputNotFoundError: ``root`` is not a folder or holds no patient.
     """
-    from radiogenomics.io.dicom import find_task2_patients
+    from radiogenomics.io.dicom import find_task2_patients, task2_patient_folders
+    from radiogenomics.io.labels import patient_key
 
     folder = Path(root).resolve()
     try:
@@ -468,9 +469,9 @@ def find_series_inputs(
     except InputNotFoundError:
         if not folder.is_dir() or not _nifti_files(folder):
             raise
-        listing = {folder.name: {}}
-    split = any(c.is_dir() and c.name in listing and c.name.isdigit() for c in folder.iterdir())
-    folders = {p: (folder / p if split else folder) for p in listing}
+        listing = {patient_key(folder.name): {}}
+    split = task2_patient_folders(folder)
+    folders = {p: split.get(p, folder) for p in listing}
     wanted = [t for t in MRI_TYPES if t in mri_types]
     out: dict[str, dict[str, Path | None]] = {}
     for patient_id, series in listing.items():

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from radiogenomics._options import check_choice, check_range, short_repr
 from radiogenomics.errors import ConfigurationError, InvalidInputError, LabelError
+from radiogenomics.io.labels import patient_key
 
 if TYPE_CHECKING:
     import torch
@@ -105,18 +106,24 @@ def mean_over_mri_types(
         fallback: The probability of a requested patient with no series.
 
     Returns:
-        ``patient_id -> probability``.
+        ``patient_id -> probability``, keyed as in ``patients`` (by default, as spelled
+        by :func:`~radiogenomics.io.labels.patient_key`). Identifiers are compared
+        through :func:`~radiogenomics.io.labels.patient_key`: ``6`` and ``"00006"`` are
+        one patient.
 
     Example:
-        >>> mean_over_mri_types({("1", "FLAIR"): 0.2, ("1", "T2w"): 0.6}, ["1", "2"])
-        {'1': 0.4, '2': 0.5}
+        >>> mean_over_mri_types({("1", "FLAIR"): 0.2, ("1", "T2w"): 0.6}, ["1", "00002"])
+        {'1': 0.4, '00002': 0.5}
     """
     fallback = _check_probability(fallback, "fallback")
     grouped: dict[str, list[float]] = {}
     for (patient_id, _), probability in series.items():
-        grouped.setdefault(patient_id, []).append(probability)
+        grouped.setdefault(patient_key(patient_id), []).append(probability)
     wanted = list(grouped) if patients is None else [str(p) for p in patients]
-    return {p: float(np.mean(grouped[p])) if p in grouped else fallback for p in wanted}
+    return {
+        p: float(np.mean(grouped[patient_key(p)])) if patient_key(p) in grouped else fallback
+        for p in wanted
+    }
 
 
 class PatientAggregator:
@@ -136,8 +143,10 @@ class PatientAggregator:
     Example:
         >>> aggregator = PatientAggregator()
         >>> aggregator.update(["1", "1", "1"], ["FLAIR", "FLAIR", "T2w"], [0.25, 0.75, 0.75])
-        >>> aggregator.aggregate(["1", "2"])
-        {'1': 0.625, '2': 0.5}
+        >>> aggregator.aggregate(["00001", "2"])
+        {'00001': 0.625, '2': 0.5}
+        >>> aggregator.aggregate()
+        {'00001': 0.625}
     """
 
     def __init__(
@@ -181,7 +190,8 @@ class PatientAggregator:
         """Add a batch of chunk predictions.
 
         Args:
-            patient_ids: The chunks' patients (``batch["patient_id"]``).
+            patient_ids: The chunks' patients (``batch["patient_id"]``); spelled by
+                :func:`~radiogenomics.io.labels.patient_key` (``6`` is ``"00006"``).
             mri_types: Their MRI types (``batch["mri_type"]``).
             probabilities: Their probabilities (a sequence, a NumPy array or a torch
                 tensor, of shape (B,)).
@@ -199,8 +209,9 @@ class PatientAggregator:
             )
         batch = []
         for patient_id, mri_type, value in zip(patient_ids, mri_types, values, strict=True):
-            checked = _check_probability(value, f"chunk probability ({mri_type})", patient_id)
-            batch.append((str(patient_id), str(mri_type), checked))
+            key = patient_key(patient_id)
+            checked = _check_probability(value, f"chunk probability ({mri_type})", key)
+            batch.append((key, str(mri_type), checked))
         self._chunks.extend(batch)
 
     def reset(self) -> None:
@@ -232,7 +243,7 @@ class PatientAggregator:
     def fallback_patients(self, patients: Iterable[str]) -> list[str]:
         """Which of ``patients`` have no chunk (and so get the fallback)."""
         seen = {patient_id for patient_id, _, _ in self._chunks}
-        return [str(p) for p in patients if str(p) not in seen]
+        return [str(p) for p in patients if patient_key(p) not in seen]
 
     def __repr__(self) -> str:
         return short_repr(

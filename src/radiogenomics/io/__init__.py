@@ -7,6 +7,7 @@ from radiogenomics.io.dicom import (
     plane_from_orientation,
     read_dicom_series,
     series_to_nifti,
+    task2_patient_folders,
 )
 from radiogenomics.io.labels import (
     KNOWN_BAD_SERIES,
@@ -14,6 +15,7 @@ from radiogenomics.io.labels import (
     exclude_task2_overlap,
     is_known_bad,
     normalize_patient_id,
+    patient_key,
     read_labels,
     task2_patient_ids,
 )
@@ -47,12 +49,14 @@ __all__ = [
     "is_known_bad",
     "load_case",
     "normalize_patient_id",
+    "patient_key",
     "plane_from_orientation",
     "read_dicom_series",
     "read_labels",
     "read_nifti",
     "scan_brats_cases",
     "series_to_nifti",
+    "task2_patient_folders",
     "task2_patient_ids",
     "volume_records",
     "write_nifti",

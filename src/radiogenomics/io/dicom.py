@@ -64,6 +64,7 @@ __all__ = [
     "plane_from_orientation",
     "read_dicom_series",
     "series_to_nifti",
+    "task2_patient_folders",
 ]
 
 MRI_TYPES: tuple[str, ...] = ("FLAIR", "T1w", "T1wCE", "T2w")
@@ -971,6 +972,47 @@ def _check_patient_name(name: str, folder: Path) -> str:
     return name
 
 
+def task2_patient_folders(root: str | os.PathLike[str]) -> dict[str, Path]:
+    """The patient folders of a Task 2 split folder, by patient identifier.
+
+    The all-digit sub-folders of ``root`` are patients; their identifiers are spelled
+    by :func:`~radiogenomics.io.labels.patient_key` (``40`` and ``00040`` are both
+    ``"00040"``), so they match the label file however the folder was named.
+
+    Args:
+        root: A split folder (``train/``).
+
+    Returns:
+        ``{patient_id: folder}``, sorted by identifier; empty when ``root`` holds no
+        all-digit sub-folder.
+
+    Raises:
+        InputNotFoundError: ``root`` is not a folder.
+        InvalidInputError: Two folders name one patient (``40`` and ``00040``).
+    """
+    from radiogenomics.io.labels import patient_key
+
+    folder = Path(root)
+    if not folder.is_dir():
+        raise InputNotFoundError(
+            "the Task 2 folder does not exist or is not a folder.", path=folder
+        )
+    found: dict[str, Path] = {}
+    for child in sorted(folder.iterdir()):
+        if not (_DIGITS.fullmatch(child.name) and child.is_dir()):
+            continue
+        key = patient_key(child.name)
+        if key in found:
+            raise InvalidInputError(
+                f"the folders {found[key].name!r} and {child.name!r} both name patient "
+                f"{key}; keep one folder per patient.",
+                path=folder,
+                patient_id=key,
+            )
+        found[key] = child
+    return dict(sorted(found.items()))
+
+
 def find_task2_patients(root: str | os.PathLike[str]) -> dict[str, dict[str, Path]]:
     """Find the Task 2 patients under ``root`` and their MRI-type series folders.
 
@@ -985,37 +1027,29 @@ def find_task2_patients(root: str | os.PathLike[str]) -> dict[str, dict[str, Pat
 
     Returns:
         ``{patient_id: {mri_type: series_folder}}``, patients sorted by identifier,
-        MRI types in :data:`MRI_TYPES` order. Identifiers are the folder names, kept as
-        strings (``"00000"``, zero padding preserved).
+        MRI types in :data:`MRI_TYPES` order. Numeric identifiers are zero-padded to 5
+        digits whatever the folder's spelling (a folder ``40`` is patient ``"00040"``;
+        see :func:`task2_patient_folders`).
 
     Raises:
         InputNotFoundError: ``root`` is not a folder, or holds neither patient folders
             nor MRI-type folders.
         InvalidInputError: A single patient folder's name is empty, ``.`` or ``..`` (pass
-            a resolved path).
+            a resolved path), or two folders name one patient.
 
     Example:
         >>> find_task2_patients("train")  # doctest: +SKIP
         {'00000': {'FLAIR': PosixPath('train/00000/FLAIR'), ...}, ...}
     """
+    from radiogenomics.io.labels import patient_key
+
     folder = Path(root)
-    if not folder.is_dir():
-        raise InputNotFoundError(
-            "the Task 2 folder does not exist or is not a folder.", path=folder
-        )
-    patients = {
-        child.name: child
-        for child in folder.iterdir()
-        if _DIGITS.fullmatch(child.name) and child.is_dir()
-    }
+    patients = task2_patient_folders(folder)
     if patients:
-        return {
-            _check_patient_name(name, path): _mri_type_folders(path)
-            for name, path in sorted(patients.items())
-        }
+        return {patient: _mri_type_folders(path) for patient, path in patients.items()}
     series = _mri_type_folders(folder)
     if series:
-        return {_check_patient_name(folder.name, folder): series}
+        return {patient_key(_check_patient_name(folder.name, folder)): series}
     raise InputNotFoundError(
         "found neither patient folders (all-digit names such as 00000) nor MRI-type folders "
         f"({', '.join(MRI_TYPES)}); pass a Task 2 split folder (train/ or test/) or one "

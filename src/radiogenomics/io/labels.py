@@ -18,7 +18,9 @@ __all__ = [
     "drop_known_bad",
     "exclude_task2_overlap",
     "is_known_bad",
+    "keyed_labels",
     "normalize_patient_id",
+    "patient_key",
     "read_labels",
     "task2_patient_ids",
 ]
@@ -56,6 +58,43 @@ def normalize_patient_id(raw: str | int, *, path: str | Path | None = None) -> s
             path=path,
         )
     return text.zfill(5)
+
+
+def patient_key(raw: str | int) -> str:
+    """The one spelling of a patient identifier used everywhere in the library.
+
+    Task 2 numbers are zero-padded to 5 digits, however they were written (a folder
+    ``40``, a label ``40``, an integer ``40``: all ``"00040"``); any other identifier
+    (``"BraTS2021_00006"``) is kept as given, without surrounding spaces. Folders,
+    label files, :class:`~radiogenomics.data.ChunkDataset` and
+    :class:`~radiogenomics.inference.PatientAggregator` all compare identifiers
+    through it, so ``6`` and ``"00006"`` are one patient.
+
+    Example:
+        >>> patient_key(6), patient_key("0040"), patient_key("BraTS2021_00006")
+        ('00006', '00040', 'BraTS2021_00006')
+    """
+    text = str(raw).strip()
+    return text.zfill(5) if re.fullmatch(r"[0-9]{1,5}", text) else text
+
+
+def keyed_labels(labels: Mapping[str, int] | Mapping[int, int]) -> dict[str, int]:
+    """``labels`` keyed by :func:`patient_key` (``{6: 1}`` gives ``{"00006": 1}``).
+
+    Raises:
+        LabelError: Two keys name one patient with different labels.
+    """
+    keyed: dict[str, int] = {}
+    for raw, value in labels.items():
+        key = patient_key(raw)
+        if key in keyed and keyed[key] != value:
+            raise LabelError(
+                f"patient {key} is given two labels ({keyed[key]} and {value}, as "
+                f"{raw!r} and another spelling of the same number); keep one.",
+                patient_id=key,
+            )
+        keyed[key] = value
+    return keyed
 
 
 def read_labels(path: str | Path) -> dict[str, int]:

@@ -68,6 +68,7 @@ from radiogenomics.errors import (
 )
 from radiogenomics.inference.aggregate import PatientAggregator, roc_auc
 from radiogenomics.io.dicom import MRI_TYPES
+from radiogenomics.io.labels import patient_key
 from radiogenomics.models.sequence import SequenceClassifier, SequenceHead
 from radiogenomics.training._common import (
     AmpMode,
@@ -632,7 +633,7 @@ def train_classification(
             f"{', '.join(store.mri_types) or 'none'}); choose another mri_type.",
             path=data_dir,
         )
-    unlabelled = sorted({p for p, _ in keys if p not in store.labels})
+    unlabelled = sorted({p for p, _ in keys if patient_key(p) not in store.labels})
     if unlabelled:
         raise LabelError(
             f"{len(unlabelled)} patient(s) of {config.mri_type} have no label in labels.csv "
@@ -642,7 +643,7 @@ def train_classification(
     patients = [p for p, _ in keys]
     train_rows, val_rows = stratified_patient_split(
         patients,
-        [store.labels[p] for p in patients],
+        [store.labels[patient_key(p)] for p in patients],
         val_fraction=config.val_fraction,
         seed=config.seed,
     )
@@ -652,7 +653,7 @@ def train_classification(
     val_patients = tuple(sorted({p for p, _ in val_keys}))
     split_digest = digest(train_patients) + digest(val_patients)
     frames = store.frames_by_series(mri_type=config.mri_type)
-    labels = {p: store.labels[p] for p in patients}
+    labels = {p: store.labels[patient_key(p)] for p in patients}
 
     def chunks(side: Sequence[tuple[str, str]], augment: AugmentConfig | None) -> ChunkDataset:
         return ChunkDataset(
