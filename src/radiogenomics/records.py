@@ -25,6 +25,44 @@ PLANES: tuple[Plane, ...] = ("sagittal", "coronal", "axial")
 """The three planes, in the order of the RAS world axes whose normal they share (x, y, z)."""
 
 
+def _check_masks(
+    masks: npt.NDArray[Any] | None,
+    brain: npt.NDArray[Any] | None,
+    *,
+    patient_id: str,
+    source: str | None = None,
+) -> None:
+    """Refuse masks that are not 0/1 uint8 and brain masks that are not bool."""
+    from radiogenomics.errors import InvalidInputError
+
+    if masks is not None:
+        if masks.dtype != np.uint8:
+            hint = (
+                " (convert with masks.astype(np.uint8))"
+                if masks.dtype == np.bool_
+                else " (threshold probabilities first, e.g. (masks > 0.5).astype(np.uint8))"
+            )
+            raise InvalidInputError(
+                f"masks must be uint8 with values 0 and 1; got dtype {masks.dtype}{hint}.",
+                patient_id=patient_id,
+                path=source,
+            )
+        if masks.size and int(masks.max()) > 1:
+            raise InvalidInputError(
+                f"masks must hold 0 and 1 only; found a value of {int(masks.max())} (a 0/255 "
+                "image or a label map? divide by 255, or build the channels with "
+                "radiogenomics.masks.tumor_masks).",
+                patient_id=patient_id,
+                path=source,
+            )
+    if brain is not None and brain.dtype != np.bool_:
+        raise InvalidInputError(
+            f"the brain mask must be bool; got dtype {brain.dtype} (use brain != 0).",
+            patient_id=patient_id,
+            path=source,
+        )
+
+
 def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
     view = array.view()
     view.flags.writeable = False
@@ -90,6 +128,7 @@ class VolumeRecord:
                 patient_id=self.patient_id,
                 path=self.source,
             )
+        _check_masks(self.masks, self.brain, patient_id=self.patient_id, source=self.source)
         # Arrays are shared, never copied: make them read-only views so no step can
         # mutate its input by accident.
         object.__setattr__(self, "image", _readonly(self.image))
@@ -169,6 +208,7 @@ class SliceRecord:
                 f"shape {self.image.shape}.",
                 patient_id=self.patient_id,
             )
+        _check_masks(self.masks, self.brain, patient_id=self.patient_id)
         object.__setattr__(self, "image", _readonly(self.image))
         if self.masks is not None:
             object.__setattr__(self, "masks", _readonly(self.masks))

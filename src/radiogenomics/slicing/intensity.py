@@ -9,6 +9,7 @@ import numpy.typing as npt
 
 from radiogenomics._cv import scale_to_u8
 from radiogenomics._options import check_choice
+from radiogenomics.errors import InvalidInputError
 
 __all__ = ["IntensityMethod", "to_uint8"]
 
@@ -37,6 +38,10 @@ def to_uint8(
     Returns:
         uint8 array of the same shape (a new array; the input is unchanged).
 
+    Raises:
+        InvalidInputError: The intensities hold NaN or infinite values, or are not real
+            numbers.
+
     Example:
         >>> import numpy as np
         >>> to_uint8(np.array([0.0, 0.5, 1.0])).tolist()
@@ -46,6 +51,17 @@ def to_uint8(
     data = np.asarray(volume)
     if data.size == 0:
         return np.zeros(data.shape, dtype=np.uint8)
+    if data.dtype.kind not in "biuf":
+        raise InvalidInputError(
+            f"expected real intensities (integers or floats); got dtype {data.dtype}."
+        )
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        nan = int(np.isnan(data).sum())
+        raise InvalidInputError(
+            f"the intensities hold {nan} NaN and {int(np.isinf(data).sum())} infinite values "
+            f"of {data.size}; they have no place on an 8-bit scale. Fix or mask them first "
+            "(e.g. numpy.nan_to_num, if zero means background)."
+        )
     if method == "minmax":
         low, high = float(data.min()), float(data.max())
     else:
