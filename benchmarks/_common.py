@@ -1,4 +1,4 @@
-"""Helpers shared by the speed benchmarks (throughput, predict latency, preparation scaling).
+"""Helpers shared by the benchmarks (throughput, predict latency, the GPU check ...).
 
 The scripts run as ``python benchmarks/<name>.py``, so this module is importable as
 ``_common`` (the script's folder is first on ``sys.path``).
@@ -71,3 +71,16 @@ def write_results(record: dict[str, Any], table: str, path: Path) -> None:
     markdown = path.with_suffix(".md")
     markdown.write_text(table, encoding="utf-8")
     print(f"wrote {path} and {markdown}")
+
+
+def permissive_prep() -> Any:
+    """Stage 2 preparation that keeps every frame with any predicted tumor pixel.
+
+    For untrained stage 1 runs: the reference's filters would drop most frames, leaving
+    stage 2 nothing to predict. An upper bound on a real patient's frames.
+    """
+    from radiogenomics.data import ClassificationPrepConfig
+
+    return ClassificationPrepConfig(
+        min_ratio=0.0, reference="slice", min_contours=0, max_contours=10**6
+    )
