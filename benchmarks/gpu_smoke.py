@@ -75,8 +75,13 @@ INFER_VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "compile": {"amp": "bf16", "channels_last": True, "compile": True},
 }
-SEG_MODEL = {"architecture": "Unet", "encoder": "tu-test_resnet"}
-CLS_MODEL = {"backbone": "test_resnet", "hidden_size": 8, "sequence_length": 6, "stride": 2}
+SEG_MODEL: dict[str, Any] = {"architecture": "Unet", "encoder": "tu-test_resnet"}
+CLS_MODEL: dict[str, Any] = {
+    "backbone": "test_resnet",
+    "hidden_size": 8,
+    "sequence_length": 6,
+    "stride": 2,
+}
 
 
 class CheckFailed(AssertionError):
@@ -177,7 +182,15 @@ def use_compile_backend(backend: str) -> None:
     import torch
 
     if backend != "inductor":
-        torch.compile = functools.partial(torch.compile, backend=backend)  # type: ignore[assignment]
+        torch.compile = functools.partial(torch.compile, backend=backend)
+
+
+def nccl_version() -> str:
+    """The NCCL version torch was built with (a tuple in recent torch, an int before)."""
+    import torch
+
+    version = torch.cuda.nccl.version()  # type: ignore[no-untyped-call]
+    return ".".join(map(str, version)) if isinstance(version, tuple) else str(version)
 
 
 # -- the checks ------------------------------------------------------------------------------
@@ -198,8 +211,8 @@ def _environment(ctx: Context) -> dict[str, Any]:
     auto = resolve_amp("auto", ctx.device), resolve_inference_amp("auto", ctx.device)
     if ctx.cuda:
         out["capability"] = list(torch.cuda.get_device_capability(ctx.device))
-        out["cudnn"] = torch.backends.cudnn.version()
-        out["nccl"] = ".".join(str(v) for v in torch.cuda.nccl.version())
+        out["cudnn"] = torch.backends.cudnn.version()  # type: ignore[no-untyped-call]
+        out["nccl"] = nccl_version()
         out["bf16_supported"] = torch.cuda.is_bf16_supported()
         expect(auto == (torch.bfloat16, torch.bfloat16), f"amp='auto' on CUDA gave {auto}")
     else:
@@ -300,7 +313,10 @@ def _train_segmentation(ctx: Context, variant: str) -> dict[str, Any]:
         progress=False,
     )
     ctx.seg_runs[variant] = out
-    return {**_read_run(out, ctx.device, TRAIN_VARIANTS[variant]), "peak_memory_mb": _peak_memory_mb(ctx.device)}
+    return {
+        **_read_run(out, ctx.device, TRAIN_VARIANTS[variant]),
+        "peak_memory_mb": _peak_memory_mb(ctx.device),
+    }
 
 
 def _frames(ctx: Context) -> dict[str, Any]:
@@ -339,7 +355,10 @@ def _train_classification(ctx: Context, variant: str) -> dict[str, Any]:
     out = ctx.work / "runs" / f"cls-{variant}"
     train_classification(ctx.work / "frames", out, config=config, progress=False)
     ctx.cls_runs[variant] = out
-    return {**_read_run(out, ctx.device, TRAIN_VARIANTS[variant]), "peak_memory_mb": _peak_memory_mb(ctx.device)}
+    return {
+        **_read_run(out, ctx.device, TRAIN_VARIANTS[variant]),
+        "peak_memory_mb": _peak_memory_mb(ctx.device),
+    }
 
 
 def _test_slices(ctx: Context) -> Any:
@@ -365,7 +384,11 @@ def _mask_predictor(ctx: Context, variants: Sequence[str]) -> dict[str, Any]:
     for name in ("plain", *variants):
         model, _ = load_segmentation_model(ctx.seg_runs["plain"], device=ctx.device)
         predictor = MaskPredictor(
-            model, image_size=ctx.image_size, batch_size=8, device=ctx.device, **INFER_VARIANTS[name]
+            model,
+            image_size=ctx.image_size,
+            batch_size=8,
+            device=ctx.device,
+            **INFER_VARIANTS[name],
         )
         probabilities = predictor.predict_slices(slices)
         expect(bool(np.isfinite(probabilities).all()), f"{name}: probabilities not finite")
@@ -387,7 +410,9 @@ def _mask_predictor(ctx: Context, variants: Sequence[str]) -> dict[str, Any]:
         difference = float(np.abs(probabilities - reference).max())
         changed = float(np.mean((probabilities > 0.5) != (reference > 0.5)))
         out[name] = {"max_abs_probability_diff": difference, "mask_pixels_changed": changed}
-        expect(difference <= TOLERANCE, f"{name}: probabilities differ by {difference:.4f} from fp32")
+        expect(
+            difference <= TOLERANCE, f"{name}: probabilities differ by {difference:.4f} from fp32"
+        )
     out["peak_memory_mb"] = _peak_memory_mb(ctx.device)
     return out
 
@@ -543,7 +568,6 @@ def _processes(run: Path) -> int:
 
 
 def _torchrun(args: argparse.Namespace) -> int:
-    import torch
 
     from radiogenomics.data import SegmentationPrepConfig, prepare_segmentation
     from radiogenomics.testing import write_brats_cohort, write_synthetic_frame_store
@@ -602,7 +626,16 @@ def _torchrun(args: argparse.Namespace) -> int:
     def two_processes() -> dict[str, Any]:
         out = _launch(
             2,
-            [script, "ddp-worker", "--work", str(work), "--device", device_option, "--image-size", str(size)],
+            [
+                script,
+                "ddp-worker",
+                "--work",
+                str(work),
+                "--device",
+                device_option,
+                "--image-size",
+                str(size),
+            ],
             timeout=args.launch_timeout,
             env=env,
         )
@@ -615,7 +648,7 @@ def _torchrun(args: argparse.Namespace) -> int:
 
     def nccl() -> dict[str, Any]:
         out = _launch(1, [script, "nccl-worker"], timeout=args.launch_timeout, env=env)
-        return {**out, "nccl": ".".join(str(v) for v in torch.cuda.nccl.version())}
+        return {**out, "nccl": nccl_version()}
 
     try:
         checks.run("data", data)
