@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
+import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 class Log:
@@ -84,3 +87,44 @@ def permissive_prep() -> Any:
     return ClassificationPrepConfig(
         min_ratio=0.0, reference="slice", min_contours=0, max_contours=10**6
     )
+
+
+def run_group(
+    command: Sequence[str],
+    *,
+    timeout: float,
+    output: IO[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int | None:
+    """Run ``command`` in a session of its own, its output to ``output``.
+
+    At ``timeout`` seconds its whole process group is ended (SIGTERM, then SIGKILL 10 s
+    later), so that no child (a torchrun worker, a data loader) outlives it.
+
+    Returns:
+        The exit status, or None when it ran out of time.
+    """
+    process = subprocess.Popen(
+        list(command),
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env=None if env is None else dict(env),
+        cwd=cwd,
+        start_new_session=True,
+    )
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=10.0)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    return None

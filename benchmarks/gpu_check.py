@@ -8,11 +8,12 @@ check", gives the device command and how to read the results):
 runs, in order, each step in its own process under its own time limit, so that a step
 that breaks or runs out of time leaves the others' figures:
 
-1. ``environment``: installs the wheels in ``--wheels`` (the project's dependencies the
-   machine lacks, fetched beforehand by ``benchmarks/gpu_wheels.sh``) with
-   ``pip --no-index --no-deps --target`` into the scratch folder, puts that folder and
-   the repository's ``src/`` on ``PYTHONPATH`` (the project is used in place: nothing is
-   built, no network), then imports every dependency and reports versions and the GPU;
+0. (before the steps) install the wheels in ``--wheels`` (default ``.whl``: the
+   project's dependencies the machine lacks, fetched beforehand by
+   ``benchmarks/gpu_wheels.sh``) with ``pip --no-index --no-deps --target`` into the
+   scratch folder, and put that folder and the repository's ``src/`` on the steps'
+   ``PYTHONPATH``: the project is used in place, nothing is built, no network;
+1. ``environment``: import every dependency; versions, where each came from, the GPU;
 2. ``smoke``: ``gpu_smoke.py checks``: both training loops and inference, plain fp32 and
    with bf16, channels-last, fused AdamW, augmentation on the device and
    ``torch.compile``, on tiny models; bf16 against fp32 within the library's tolerance;
@@ -26,13 +27,15 @@ that breaks or runs out of time leaves the others' figures:
 7. ``two_stage``: ``examples/two_stage_solution.py`` on synthetic data with the ``tiny``
    preset (small settings).
 
-Time: each step has a limit (``STEPS``), and gets on top of it what the steps before it
-left unused: its timeout is the budget left minus the limits of the steps after it.
-The limits add up to the budget, 8 minutes on CUDA; a step that runs out is stopped
-(its process group is killed) and recorded as ``timeout`` with what it wrote so far.
+Time: each step has a limit (``Step.limit_s``, set in ``_steps``), and gets on top of it
+what the steps before it left unused: its timeout is the budget left minus the limits of
+the steps after it. The limits (20 s for the install included) add up to the budget,
+8 minutes on CUDA (``--scale`` multiplies them); a step that runs out is stopped (its
+process group is killed) and recorded as ``timeout``, with what it wrote so far.
 
-Output, in ``--out`` (three files, as a device lease brings back at most eight):
-``summary.json`` (every step's status, seconds, limit, headline figures and full JSON
+Output, in ``--out`` (three files, as a device lease brings back at most eight), written
+again after every step so that a run stopped from outside keeps what it finished:
+``summary.json`` (every step's status, seconds, timeout, headline figures and full JSON
 record; the goals), ``summary.md`` (the tables printed at the end) and
 ``logs.tar.gz`` (each step's log and files).
 
@@ -52,7 +55,6 @@ import math
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -61,6 +63,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from _common import run_group
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO / "benchmarks"
@@ -331,20 +335,6 @@ def _say(message: str, began: float) -> None:
     print(f"[{time.perf_counter() - began:6.1f} s] {message}", flush=True)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """End a step's process group (it was started in a session of its own)."""
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def _install(wheels: Path | None, site: Path, log: Path, timeout: float) -> dict[str, Any]:
     """Install the carried wheels into ``site`` without the network (pip --no-index)."""
     found = sorted(wheels.glob("*.whl")) if wheels is not None and wheels.is_dir() else []
@@ -383,15 +373,8 @@ def _run_step(
     with log.open("w", encoding="utf-8") as out:
         out.write("$ " + " ".join(command) + "\n")
         out.flush()
-        process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True
-        )
-        try:
-            returncode: int | None = process.wait(timeout=timeout)
-            status = "ok" if returncode == 0 else "failed"
-        except subprocess.TimeoutExpired:
-            _stop(process)
-            returncode, status = None, "timeout"
+        returncode = run_group(command, timeout=timeout, output=out, env=env, cwd=REPO)
+    status = "timeout" if returncode is None else "ok" if returncode == 0 else "failed"
     result: dict[str, Any] = {
         "status": status,
         "what": step.what,
@@ -491,12 +474,20 @@ def _markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _archive(folder: Path, target: Path) -> None:
-    with tarfile.open(target, "w:gz") as archive:
+def _write(summary: dict[str, Any], folder: Path, out: Path) -> str:
+    """Write ``summary.json``, ``summary.md`` and ``logs.tar.gz`` to ``out``; the table."""
+    summary["goals"] = _goals(summary["steps"], summary["dry_run"])
+    table = _markdown(summary)
+    text = json.dumps(summary, indent=2, default=str) + "\n"
+    (out / "summary.json").write_text(text, encoding="utf-8")
+    (out / "summary.md").write_text(table, encoding="utf-8")
+    with tarfile.open(out / "logs.tar.gz", "w:gz") as archive:
         archive.add(folder, arcname="gpu-check")
+    return table
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the steps in order; write the results after each one (a killed run keeps them)."""
     began = time.perf_counter()
     steps = [s for s in _steps(args.dry_run) if not args.steps or s.name in args.steps]
     limits = [s.limit_s[1 if args.dry_run else 0] * args.scale for s in steps]
@@ -505,7 +496,6 @@ def run(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="rg-gpu-check-", dir=args.work))
     folder = work / "steps"
     folder.mkdir()
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     _say(f"GPU check{' (dry run, CPU)' if args.dry_run else ''}: budget {budget:.0f} s", began)
     install = _install(
         args.wheels, work / "site", folder / "install.log", timeout=INSTALL_LIMIT_S * args.scale
@@ -520,44 +510,37 @@ def run(args: argparse.Namespace) -> int:
         "HF_HUB_OFFLINE": "1",
         "TQDM_DISABLE": "1",
     }
-    results: dict[str, dict[str, Any]] = {}
+    summary: dict[str, Any] = {
+        "command": " ".join(["python benchmarks/gpu_check.py", *sys.argv[1:]]),
+        "dry_run": args.dry_run,
+        "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "budget_s": budget,
+        "wall_seconds": 0.0,
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "install": install,
+        "steps": {},
+    }
+    table = ""
     try:
         for index, step in enumerate(steps):
             left = budget - (time.perf_counter() - began)
             timeout = max(left - sum(limits[index + 1 :]), limits[index] / 4, 5.0)
             _say(f"{step.name} ({step.what}), timeout {timeout:.0f} s", began)
-            results[step.name] = _run_step(
-                step, folder=folder / step.name, work=work, timeout=timeout, env=env
-            )
-            done = results[step.name]
+            done = _run_step(step, folder=folder / step.name, work=work, timeout=timeout, env=env)
+            summary["steps"][step.name] = done
             _say(f"{step.name}: {done['status']} in {done['seconds']:.0f} s", began)
             if "log_tail" in done:
                 print(done["log_tail"], flush=True)
-        summary = {
-            "command": " ".join(["python benchmarks/gpu_check.py", *sys.argv[1:]]),
-            "dry_run": args.dry_run,
-            "started_utc": started,
-            "budget_s": budget,
-            "wall_seconds": round(time.perf_counter() - began, 1),
-            "machine": platform.platform(),
-            "python": platform.python_version(),
-            "install": install,
-            "steps": results,
-            "goals": _goals(results, args.dry_run),
-        }
-        table = _markdown(summary)
-        (args.out / "summary.json").write_text(
-            json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8"
-        )
-        (args.out / "summary.md").write_text(table, encoding="utf-8")
-        _archive(folder, args.out / "logs.tar.gz")
+            summary["wall_seconds"] = round(time.perf_counter() - began, 1)
+            table = _write(summary, folder, args.out)
     finally:
         if not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
     print()
     print(table, flush=True)
     print(f"wrote {args.out / 'summary.json'}, summary.md and logs.tar.gz", flush=True)
-    return 0 if all(r["status"] == "ok" for r in results.values()) else 1
+    return 0 if all(r["status"] == "ok" for r in summary["steps"].values()) else 1
 
 
 def report_environment(path: Path) -> int:

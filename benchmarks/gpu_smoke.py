@@ -45,7 +45,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,7 +56,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from _common import Log, device_name, machine, permissive_prep
+from _common import Log, device_name, machine, permissive_prep, run_group
 
 TOLERANCE = 0.02
 """Largest difference of a probability between bf16 and fp32 that passes: the bound of
@@ -535,32 +534,22 @@ def _checks(args: argparse.Namespace) -> int:
 
 
 def _launch(
-    nproc: int, command: Sequence[str], *, timeout: float, env: dict[str, str]
+    nproc: int, command: Sequence[str], *, timeout: float, env: dict[str, str], log: Path
 ) -> dict[str, Any]:
     """Run ``command`` under ``torchrun --standalone --nproc_per_node nproc``."""
     began = time.perf_counter()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            str(nproc),
-            *command,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    out = {"seconds": round(time.perf_counter() - began, 2), "returncode": result.returncode}
-    if result.returncode != 0:
-        raise CheckFailed(
-            f"torchrun exited with {result.returncode}: {(result.stderr or result.stdout)[-1500:]}"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    with log.open("w", encoding="utf-8") as output:
+        returncode = run_group(
+            [*launcher, "--nproc_per_node", str(nproc), *command],
+            timeout=timeout,
+            output=output,
+            env=env,
         )
-    return out
+    tail = log.read_text(encoding="utf-8", errors="replace")[-1500:]
+    expect(returncode is not None, f"torchrun ran past {timeout:.0f} s: {tail}")
+    expect(returncode == 0, f"torchrun exited with {returncode}: {tail}")
+    return {"seconds": round(time.perf_counter() - began, 2)}
 
 
 def _processes(run: Path) -> int:
@@ -568,7 +557,6 @@ def _processes(run: Path) -> int:
 
 
 def _torchrun(args: argparse.Namespace) -> int:
-
     from radiogenomics.data import SegmentationPrepConfig, prepare_segmentation
     from radiogenomics.testing import write_brats_cohort, write_synthetic_frame_store
     from radiogenomics.training import resolve_device
@@ -619,6 +607,7 @@ def _torchrun(args: argparse.Namespace) -> int:
             ],
             timeout=args.launch_timeout,
             env=env,
+            log=work / "torchrun-1.log",
         )
         expect(_processes(run) == 1, f"config.json records {_processes(run)} processes")
         return {**out, **_read_run(run, device)}
@@ -638,6 +627,7 @@ def _torchrun(args: argparse.Namespace) -> int:
             ],
             timeout=args.launch_timeout,
             env=env,
+            log=work / "torchrun-2.log",
         )
         for name in ("ddp-seg", "ddp-cls"):
             run = work / name
@@ -647,7 +637,13 @@ def _torchrun(args: argparse.Namespace) -> int:
         return out
 
     def nccl() -> dict[str, Any]:
-        out = _launch(1, [script, "nccl-worker"], timeout=args.launch_timeout, env=env)
+        out = _launch(
+            1,
+            [script, "nccl-worker"],
+            timeout=args.launch_timeout,
+            env=env,
+            log=work / "torchrun-nccl.log",
+        )
         return {**out, "nccl": nccl_version()}
 
     try:
@@ -704,6 +700,8 @@ def _ddp_worker(args: argparse.Namespace) -> int:
         config=ClassificationTrainConfig(**CLS_MODEL, batch_size=2, val_fraction=0.25, **common),
         progress=False,
     )
+    if dist.is_initialized():
+        dist.destroy_process_group()
     return 0
 
 
