@@ -29,7 +29,7 @@ that breaks or runs out of time leaves the others' figures:
 
 Time: each step has a limit (``Step.limit_s``, set in ``_steps``), and gets on top of it
 what the steps before it left unused: its timeout is the budget left minus the limits of
-the steps after it. The limits (20 s for the install included) add up to the budget,
+the steps after it. The limits (15 s for the install included) add up to the budget,
 8 minutes on CUDA (``--scale`` multiplies them); a step that runs out is stopped (its
 process group is killed) and recorded as ``timeout``, with what it wrote so far.
 
@@ -84,7 +84,7 @@ DEPENDENCIES = (
     "radiogenomics",
 )
 GOAL_SECONDS = 2.0
-INSTALL_LIMIT_S = 20.0
+INSTALL_LIMIT_S = 15.0
 """Seconds for installing the carried wheels (part of the budget)."""
 
 
@@ -234,8 +234,9 @@ def _steps(dry_run: bool) -> list[Step]:
         device = ["--device", "cuda"]
         smoke = []
         throughput = []
-        latency = []
+        latency = ["--repeats", "2"]
         kaggle = [
+            *latency,
             *("--series-size", "512", "--series-slices", "150"),
             *("--train-series-size", "128", "--train-series-slices", "32"),
             *("--modes", "default", "plain", "--cli-repeats", "0"),
@@ -246,8 +247,8 @@ def _steps(dry_run: bool) -> list[Step]:
     return [
         Step(
             "environment",
-            "install the carried wheels, import every dependency, read the GPU",
-            (20, 60),
+            "import every dependency; versions, folders, the GPU",
+            (15, 60),
             lambda folder, work: [
                 python,
                 script("gpu_check.py"),
@@ -260,7 +261,7 @@ def _steps(dry_run: bool) -> list[Step]:
         Step(
             "smoke",
             "gpu_smoke.py checks: every GPU path on tiny models",
-            (130, 90),
+            (125, 90),
             lambda folder, work: [
                 *(python, script("gpu_smoke.py"), "checks", *device, *smoke),
                 *("--json", str(folder / "smoke.json"), "--work", str(work)),
@@ -271,11 +272,11 @@ def _steps(dry_run: bool) -> list[Step]:
         Step(
             "torchrun",
             "gpu_smoke.py torchrun: torchrun, DDP in 2 processes, NCCL",
-            (40, 90),
+            (35, 90),
             lambda folder, work: [
                 *(python, script("gpu_smoke.py"), "torchrun", *device, *smoke),
                 *("--json", str(folder / "torchrun.json"), "--work", str(work)),
-                *("--launch-timeout", "120"),
+                *("--launch-timeout", "120" if dry_run else "30"),
             ],
             json_in("torchrun.json"),
             _checks_figures,
@@ -283,7 +284,7 @@ def _steps(dry_run: bool) -> list[Step]:
         Step(
             "throughput",
             "throughput.py: both models, plain fp32 vs the library, reference sizes",
-            (120, 90),
+            (105, 90),
             lambda folder, work: [
                 *(python, script("throughput.py"), *device, *throughput),
                 *("--json", str(folder / "throughput.json"), "--work", str(work / "throughput")),
@@ -294,7 +295,7 @@ def _steps(dry_run: bool) -> list[Step]:
         Step(
             "predict_latency",
             "predict_latency.py: one patient, series of its default size",
-            (55, 90),
+            (65, 90),
             lambda folder, work: [
                 *(python, script("predict_latency.py"), *device, *latency),
                 *("--json", str(folder / "predict_latency.json"), "--work", str(work / "pl")),
@@ -305,7 +306,7 @@ def _steps(dry_run: bool) -> list[Step]:
         Step(
             "predict_latency_kaggle",
             "predict_latency.py: one Kaggle-sized patient (512 x 512, 150 slices per series)",
-            (60, 90),
+            (80, 90),
             lambda folder, work: [
                 *(python, script("predict_latency.py"), *device, *kaggle),
                 *("--json", str(folder / "predict_latency_kaggle.json")),
@@ -317,7 +318,7 @@ def _steps(dry_run: bool) -> list[Step]:
         Step(
             "two_stage",
             "examples/two_stage_solution.py, tiny preset, synthetic data",
-            (35, 120),
+            (40, 120),
             lambda folder, work: [
                 *(python, str(REPO / "examples" / "two_stage_solution.py"), *device),
                 *("--preset", "tiny", "--out", str(work / "two-stage"), *two_stage),
@@ -597,10 +598,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--work", type=Path, help="where the scratch folder goes (default /tmp)")
     parser.add_argument("--keep-work", action="store_true", help="keep the scratch folder")
+    parser.add_argument(
+        "--list", action="store_true", help="print the steps, limits and commands; run nothing"
+    )
     parser.add_argument("--report-environment", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.report_environment is not None:
         return report_environment(args.report_environment)
+    if args.list:
+        column = 1 if args.dry_run else 0
+        print(f"install: wheels in {args.wheels}, limit {INSTALL_LIMIT_S * args.scale:.0f} s")
+        for step in _steps(args.dry_run):
+            command = step.command(Path("STEP"), Path("WORK"))
+            print(f"{step.name}: {step.what}, limit {step.limit_s[column] * args.scale:.0f} s")
+            print("    " + " ".join(command))
+        return 0
     names = [s.name for s in _steps(args.dry_run)]
     unknown = sorted(set(args.steps or ()) - set(names))
     if unknown:

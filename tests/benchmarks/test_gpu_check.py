@@ -198,3 +198,19 @@ def test_unknown_steps_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         _gpu_check().main(["--steps", "smoke", "nope"])
     assert "unknown step(s) ['nope']" in capsys.readouterr().err
+
+
+def test_list_prints_every_step_within_the_eight_minutes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _gpu_check().main(["--list"]) == 0
+    printed = capsys.readouterr().out
+    limits = [
+        float(line.split("limit ")[1].split(" s")[0])
+        for line in printed.splitlines()
+        if "limit " in line
+    ]
+    assert sum(limits) <= 8 * 60
+    for step in STEPS:
+        assert f"\n{step}: " in printed
+    assert "--device cuda" in printed
