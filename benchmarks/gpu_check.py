@@ -397,7 +397,7 @@ def _run_step(
         result["record"] = record
         try:
             result["figures"], result["line"] = step.figures(record)
-        except (KeyError, TypeError, ValueError) as error:
+        except Exception as error:  # a record of another shape than expected
             result["figures_error"] = f"{type(error).__name__}: {error}"
     elif status == "ok":
         result["status"] = "failed"
