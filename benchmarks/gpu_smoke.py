@@ -94,6 +94,7 @@ def expect(condition: bool, message: str) -> None:
 
 
 def finite(value: float) -> bool:
+    """Whether ``value`` is a finite number."""
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
