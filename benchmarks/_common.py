@@ -1,4 +1,4 @@
-"""Helpers shared by the speed benchmarks (throughput, predict latency, preparation scaling).
+"""Helpers shared by the benchmarks (throughput, predict latency, the GPU check ...).
 
 The scripts run as ``python benchmarks/<name>.py``, so this module is importable as
 ``_common`` (the script's folder is first on ``sys.path``).
@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
+import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 class Log:
@@ -71,3 +74,57 @@ def write_results(record: dict[str, Any], table: str, path: Path) -> None:
     markdown = path.with_suffix(".md")
     markdown.write_text(table, encoding="utf-8")
     print(f"wrote {path} and {markdown}")
+
+
+def permissive_prep() -> Any:
+    """Stage 2 preparation that keeps every frame with any predicted tumor pixel.
+
+    For untrained stage 1 runs: the reference's filters would drop most frames, leaving
+    stage 2 nothing to predict. An upper bound on a real patient's frames.
+    """
+    from radiogenomics.data import ClassificationPrepConfig
+
+    return ClassificationPrepConfig(
+        min_ratio=0.0, reference="slice", min_contours=0, max_contours=10**6
+    )
+
+
+def run_group(
+    command: Sequence[str],
+    *,
+    timeout: float,
+    output: IO[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int | None:
+    """Run ``command`` in a session of its own, its output to ``output``.
+
+    At ``timeout`` seconds its whole process group is ended (SIGTERM, then SIGKILL 10 s
+    later), so that no child (a torchrun worker, a data loader) outlives it.
+
+    Returns:
+        The exit status, or None when it ran out of time.
+    """
+    process = subprocess.Popen(
+        list(command),
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env=None if env is None else dict(env),
+        cwd=cwd,
+        start_new_session=True,
+    )
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=10.0)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    return None
