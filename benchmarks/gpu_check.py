@@ -514,7 +514,7 @@ def run(args: argparse.Namespace) -> int:
     summary: dict[str, Any] = {
         "command": " ".join(["python benchmarks/gpu_check.py", *sys.argv[1:]]),
         "dry_run": args.dry_run,
-        "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "budget_s": budget,
         "wall_seconds": 0.0,
         "machine": platform.platform(),

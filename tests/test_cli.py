@@ -226,3 +226,31 @@ def test_import_is_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+@pytest.mark.skipif(
+    __import__("torch").cuda.is_available(), reason="checks a machine without a GPU"
+)
+@pytest.mark.parametrize("command", ["segment", "predict", "prepare-classification"])
+def test_device_cuda_without_a_gpu_is_one_clear_error(
+    command: str, seg_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from radiogenomics.cli import main
+    from radiogenomics.testing.synthetic_dicom import write_task2_cohort
+
+    root = write_task2_cohort(tmp_path / "task2", n_patients=1, seed=0, size=16, n_slices=4)
+    patient = next((root / "train").iterdir())
+    out = str(tmp_path / "out.csv")
+    argv = {
+        "segment": ["segment", "--model", str(seg_run), str(patient / "FLAIR"), out + ".nii.gz"],
+        "predict": ["predict", "--task2-dir", str(patient), "--segmentation-model",
+                    str(seg_run), "--classification-models", str(seg_run), "--out", out],
+        "prepare-classification": ["prepare-classification", "--task2-dir",
+                                   str(root / "train"), "--segmentation-model", str(seg_run),
+                                   "--out", str(tmp_path / "f"), "--no-progress"],
+    }[command]  # fmt: skip
+    assert main([*argv, "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "CUDA is not available" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "f").exists()

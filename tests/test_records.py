@@ -184,3 +184,44 @@ def test_slice_repr_shows_measurements_only_when_set() -> None:
     assert repr(record.replace(tumor_ratio=0.123456, n_contours=2)).endswith(
         "shape=(3, 4), tumor_ratio=0.1235, n_contours=2)"
     )
+
+
+@pytest.mark.parametrize(
+    ("masks", "match"),
+    [
+        (np.full((2, 4, 4), 255, np.uint8), "a value of 255"),
+        (np.full((2, 4, 4), 2, np.uint8), "a value of 2"),
+        (np.ones((2, 4, 4), bool), "dtype bool"),
+        (np.ones((2, 4, 4), np.float32), "dtype float32"),
+    ],
+    ids=["0-255", "label-2", "bool", "float"],
+)
+def test_masks_must_be_zero_one_uint8(masks: np.ndarray, match: str) -> None:
+    # They used to be accepted as binary masks (a 0/255 mask counted as tumor everywhere
+    # it was 255, a label 2 passed through the filters).
+    image = np.zeros((4, 4), np.uint8)
+    with pytest.raises(InvalidInputError, match=match):
+        SliceRecord(
+            patient_id="p", modality="flair", plane="axial", index=0, image=image, masks=masks
+        )
+    volume = np.zeros((4, 4, 3), np.float32)
+    with pytest.raises(InvalidInputError, match=match):
+        VolumeRecord(
+            patient_id="p",
+            modality="flair",
+            image=volume,
+            affine=np.eye(4),
+            masks=np.repeat(masks[..., None], 3, axis=-1),
+        )
+
+
+def test_brain_mask_must_be_bool() -> None:
+    with pytest.raises(InvalidInputError, match="brain mask must be bool"):
+        SliceRecord(
+            patient_id="p",
+            modality="flair",
+            plane="axial",
+            index=0,
+            image=np.zeros((4, 4), np.uint8),
+            brain=np.ones((4, 4), np.uint8),
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
 from radiogenomics.errors import ConfigurationError
@@ -12,25 +12,72 @@ from radiogenomics.errors import ConfigurationError
 T = TypeVar("T", bound=str)
 
 
-def check_choice(name: str, value: str, choices: Collection[str]) -> str:
+_MAX_LISTED = 20
+"""Choices beyond this many are not listed in an error, only the closest few."""
+
+
+def check_choice(
+    name: str, value: str, choices: Collection[str], *, listing: str | None = None
+) -> str:
     """Return ``value`` if it is one of ``choices``, else raise a did-you-mean error.
+
+    A short list of choices is given whole; a long one (timm's model names) is not:
+    the message names the closest few and ``listing``, where to see them all.
 
     Args:
         name: The option's name, as the user spells it.
         value: The value received.
         choices: The valid values.
+        listing: How to list every valid value (e.g. ``"timm.list_models()"``).
 
     Raises:
         ConfigurationError: ``value`` is not one of ``choices``.
     """
     if value in choices:
         return value
-    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    valid = ", ".join(repr(c) for c in sorted(choices))
+    names = [str(c) for c in choices]
+    if len(names) <= _MAX_LISTED:
+        close = difflib.get_close_matches(str(value), names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        valid = ", ".join(repr(c) for c in sorted(names))
+        raise ConfigurationError(
+            f"{name}={value!r} is not a valid option; expected one of {valid}.{hint}"
+        )
+    close = difflib.get_close_matches(str(value), names, n=5, cutoff=0.5)
+    hint = f" Did you mean one of {', '.join(repr(c) for c in close)}?" if close else ""
+    where = f" (all of them: {listing})" if listing else ""
     raise ConfigurationError(
-        f"{name}={value!r} is not a valid option; expected one of {valid}.{hint}"
+        f"{name}={value!r} is not a valid option; expected one of {len(names)} names{where}.{hint}"
     )
+
+
+def check_names(
+    name: str, value: T | Iterable[T], choices: Collection[T], *, allow_empty: bool = False
+) -> tuple[T, ...]:
+    """A sequence of option names, checked; a single name stands for a one-name sequence.
+
+    A plain string is one name (``planes="axial"`` is ``("axial",)``), never the
+    sequence of its letters.
+
+    Args:
+        name: The option's name, as the user spells it.
+        value: One name, or an iterable of names.
+        choices: The valid names.
+        allow_empty: Whether no name at all is accepted.
+
+    Raises:
+        ConfigurationError: A name is not one of ``choices`` (with did-you-mean), a name
+            is repeated, or none is given when one is needed.
+    """
+    names: tuple[T, ...] = (value,) if isinstance(value, str) else tuple(value)
+    if not names and not allow_empty:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ConfigurationError(f"{name} is empty; give at least one of {valid}.")
+    for item in names:
+        check_choice(name, item, choices)
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"{name}={names!r} names one value more than once.")
+    return names
 
 
 def check_range(

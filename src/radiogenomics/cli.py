@@ -791,11 +791,13 @@ def _run_segment(args: argparse.Namespace) -> int:
         save_label_map,
         series_masks_to_nifti,
     )
+    from radiogenomics.inference.zoom import check_zoom
     from radiogenomics.io.dicom import read_dicom_series
     from radiogenomics.io.nifti import read_nifti
     from radiogenomics.slicing import Orientation
 
     check_nifti_path(args.out)
+    check_zoom("--zoom", args.zoom)
     source: Path = args.input
     check_apart(args.out, [("INPUT", source)], option="OUT")
     if not source.exists():
@@ -1112,6 +1114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             require_matplotlib(f"{args.command} --plots")
         status: int = args.handler(args)
+    except KeyboardInterrupt:
+        again = "rerun with --resume" if args.command.startswith("train-") else "rerun it"
+        print(
+            f"radiogenomics {args.command}: interrupted; what was finished is kept: "
+            f"{again} to continue where it stopped.",
+            file=sys.stderr,
+        )
+        return 130
     except RadiogenomicsError as error:
         print(f"radiogenomics {args.command}: error: {error}", file=sys.stderr)
         for note in getattr(error, "__notes__", []):

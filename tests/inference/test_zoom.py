@@ -156,3 +156,12 @@ def test_errors() -> None:
         zoom_out(image, native_shape=(20, 0))
     with pytest.raises(ValueError, match="factor"):  # the builtin is caught too
         zoom_out(image, factor=0.5, native_shape=(20, 20))
+
+
+@pytest.mark.parametrize("factor", [4.5, 1e6, float("inf")])
+def test_an_absurd_zoom_is_refused_before_any_allocation(factor: float) -> None:
+    # zoom 1e6 used to ask OpenCV for 4 petabytes (a raw cv2.error).
+    with pytest.raises(ConfigurationError, match="factor="):
+        zoom_in(np.zeros((8, 8), np.uint8), factor=factor, size=8)
+    with pytest.raises(ConfigurationError, match="factor="):
+        zoom_out(np.zeros((8, 8), np.float32), factor=factor, native_shape=(8, 8))

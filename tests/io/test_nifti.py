@@ -601,3 +601,36 @@ def test_files_left_out_are_reported_with_the_reason(tmp_path: Path) -> None:
     reasons = {p.name: r for p, r in scan.skipped}
     assert "names no modality" in reasons["notes.nii.gz"]
     assert "not valid UTF-8" in reasons[bad]
+
+
+def test_a_header_claiming_a_huge_volume_is_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 30 KB .nii.gz whose header claimed 2000 x 2000 x 1250 voxels used 9.8 GB of memory
+    # for 23 s before failing.
+    from radiogenomics.errors import ConfigurationError
+    from radiogenomics.io.nifti import MAX_VOXELS
+
+    image = nib.Nifti1Image(np.zeros((4, 4, 4), np.float32), np.eye(4))
+    image.header.set_data_shape((2000, 2000, 1250))
+    path = tmp_path / "bomb.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 4), np.float32), np.eye(4)), str(path))
+    raw = gzip.decompress(path.read_bytes())
+    header = bytearray(raw[:352])
+    header[40:56] = np.array([3, 2000, 2000, 1250, 1, 1, 1, 1], dtype="<i2").tobytes()
+    path.write_bytes(gzip.compress(bytes(header) + raw[352:]))
+    assert path.stat().st_size < 1000
+    with pytest.raises(CorruptFileError, match="claims 5,000,000,000 voxels"):
+        read_nifti(path)
+    small = tmp_path / "small.nii.gz"
+    nib.save(nib.Nifti1Image(np.ones((8, 8, 8), np.float32), np.eye(4)), str(small))
+    assert read_nifti(small)[0].shape == (8, 8, 8)
+    with pytest.raises(CorruptFileError, match="limit of 100"):
+        read_nifti(small, max_voxels=100)
+    monkeypatch.setenv("RADIOGENOMICS_MAX_VOXELS", "100")
+    with pytest.raises(CorruptFileError, match="limit of 100"):
+        read_nifti(small)
+    monkeypatch.setenv("RADIOGENOMICS_MAX_VOXELS", "lots")
+    with pytest.raises(ConfigurationError, match="RADIOGENOMICS_MAX_VOXELS"):
+        read_nifti(small)
+    assert MAX_VOXELS >= 512 * 512 * 400  # a long Kaggle series still fits

@@ -210,7 +210,7 @@ def test_missing_weights_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"backbone": "test_resnett"}, "Did you mean 'test_resnet'"),
+        ({"backbone": "test_resnett"}, "Did you mean one of 'test_resnet'"),
         ({"head": "mean"}, "head="),
         ({"hidden_size": 0}, "hidden_size"),
         ({"sequence_length": 0}, "sequence_length"),
@@ -241,3 +241,20 @@ def test_pooled_head_trains_on_a_chunk_dataset_batch() -> None:
     assert model.lstm.weight_ih_l0.grad is not None
     concat = SequenceClassifier(backbone="test_resnet", sequence_length=6, hidden_size=8)
     assert concat(batch["frames"], batch["valid"]).shape == (len(data),)
+
+
+def test_uint8_frames_are_refused_with_the_fix() -> None:
+    model = SequenceClassifier(backbone="test_resnet", hidden_size=4, sequence_length=2)
+    frames = torch.zeros((1, 2, 3, 32, 32), dtype=torch.uint8)
+    with pytest.raises(InvalidInputError, match="normalise_frames"):
+        model(frames)
+
+
+def test_an_unknown_backbone_names_the_closest_few() -> None:
+    # It used to list every timm model (about 30 KB) before "did you mean".
+    with pytest.raises(ConfigurationError) as info:
+        SequenceClassifier(backbone="resnet_18")
+    message = str(info.value)
+    assert len(message) < 400
+    assert "'resnet18'" in message
+    assert "timm.list_models()" in message

@@ -225,7 +225,7 @@ def test_permuted_storage_gives_the_same_named_slices(
     [
         ({"planes": ()}, "planes is empty"),
         ({"planes": ("axail",)}, "Did you mean 'axial'"),
-        ({"planes": ("axial", "axial")}, "repeats a plane"),
+        ({"planes": ("axial", "axial")}, "names one value more than once"),
         ({"orientation": "radiologic"}, "Did you mean 'radiological'"),
         ({"intensity": "min-max"}, "Did you mean 'minmax'"),
         ({"size": 0}, "positive integer"),
@@ -260,3 +260,22 @@ def test_real_case_slice_counts(real_case: Any) -> None:
     assert axial[0].image.shape == (240, 240)
     # BraTS: 1 mm slices, z = k.
     assert [s.position for s in axial[:3]] == pytest.approx([0.0, 1.0, 2.0])
+
+
+def test_a_volume_of_nan_is_refused_not_sliced_to_255() -> None:
+    from radiogenomics.errors import InvalidInputError
+
+    volume = make_brats_case(seed=0, shape=(16, 16, 12)).volumes()[0]
+    nan = volume.replace(image=np.full(volume.image.shape, np.nan, np.float32))
+    with pytest.raises(InvalidInputError, match=r"3072 NaN and 0 infinite"):
+        SliceExtractor()(nan)
+
+
+def test_one_plane_name_is_one_plane() -> None:
+    # planes="axial" used to be read letter by letter ("planes='a' is not a valid option").
+    volume = make_brats_case(seed=0, shape=(16, 16, 12)).volumes()[0]
+    assert SliceExtractor(planes="axial").planes == ("axial",)
+    assert {r.plane for r in SliceExtractor(planes="axial")(volume)} == {"axial"}
+    assert {r.plane for r in extract_slices(volume, planes="coronal")} == {"coronal"}  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"planes='axil'.*Did you mean 'axial'"):
+        SliceExtractor(planes="axil")  # type: ignore[arg-type]

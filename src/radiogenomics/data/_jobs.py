@@ -11,6 +11,8 @@ import csv
 import dataclasses
 import os
 import shutil
+import signal
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from pathlib import Path
@@ -28,8 +30,10 @@ from radiogenomics.errors import (
 __all__ = [
     "PARTIAL_DIR",
     "check_prep_config",
+    "init_worker",
     "remove_leftovers",
     "run_jobs",
+    "worker_count",
     "write_failures",
     "write_rows",
     "write_rows_atomic",
@@ -169,6 +173,50 @@ def write_failures(out: Path, fields: Sequence[str], rows: Sequence[Mapping[str,
         path.unlink()
 
 
+WORKERS_PER_CPU = 4
+"""At most this many worker processes per CPU core (``--workers`` is capped there)."""
+
+
+def worker_count(requested: int, jobs: int) -> int:
+    """The worker processes to start: ``requested``, capped by the work and the machine.
+
+    Never more than the number of jobs (an idle worker only costs memory) nor more than
+    :data:`WORKERS_PER_CPU` per CPU core (beyond that, processes only compete).
+
+    Args:
+        requested: ``--workers``.
+        jobs: The cases (patients) to prepare.
+
+    Raises:
+        ConfigurationError: ``requested`` is not a whole number of at least 1.
+    """
+    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
+        raise ConfigurationError(f"workers={requested!r} must be a whole number, at least 1.")
+    return max(1, min(requested, jobs, WORKERS_PER_CPU * (os.cpu_count() or 1)))
+
+
+def init_worker() -> None:
+    """Set up a worker process: it dies with its parent and leaves Ctrl-C to it.
+
+    On Linux the kernel sends the worker ``SIGKILL`` when the process that started it
+    dies (``PR_SET_PDEATHSIG``), so a killed batch leaves no orphaned workers. ``SIGINT``
+    is ignored: the parent handles Ctrl-C, cancels the cases not started and lets the
+    running ones finish (each is written atomically).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        parent = os.getppid()
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # no prctl (musl without it, sandboxes)
+            return
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+
 _K = TypeVar("_K")
 _R = TypeVar("_R")
 
@@ -208,11 +256,22 @@ def run_jobs(
                 return error
         return None
     futures: dict[Future[_R], _K] = {pool.submit(run, key): key for key in keys}
-    for future in as_completed(futures):
-        try:
-            record(future.result())
-        except StorageError as error:
-            record(failed(futures[future], error))
-            pool.shutdown(wait=True, cancel_futures=True)
-            return error
+    recorded: set[Future[_R]] = set()
+    try:
+        for future in as_completed(futures):
+            recorded.add(future)
+            try:
+                record(future.result())
+            except StorageError as error:
+                record(failed(futures[future], error))
+                pool.shutdown(wait=True, cancel_futures=True)
+                return error
+    except KeyboardInterrupt:
+        # Ctrl-C: start nothing more; running cases finish (workers ignore SIGINT) and
+        # are reported with those already done.
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future in futures:
+            if future not in recorded and not future.cancelled() and future.exception() is None:
+                record(future.result())
+        raise
     return None

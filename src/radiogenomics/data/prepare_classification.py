@@ -51,13 +51,21 @@ import numpy.typing as npt
 
 from radiogenomics._atomic import BATCH_ADVICE, atomic_text, storage_errors
 from radiogenomics._files import file_digest
-from radiogenomics._options import check_choice, check_fields, check_range, dataclass_repr
+from radiogenomics._options import (
+    check_choice,
+    check_fields,
+    check_names,
+    check_range,
+    dataclass_repr,
+)
 from radiogenomics._outputs import check_replaceable
 from radiogenomics.data._jobs import (
     PARTIAL_DIR,
     check_prep_config,
+    init_worker,
     remove_leftovers,
     run_jobs,
+    worker_count,
     write_failures,
     write_rows,
     write_rows_atomic,
@@ -154,14 +162,9 @@ class ClassificationPrepConfig:
     exclude_known_bad: bool = True
 
     def __post_init__(self) -> None:
-        if not self.mri_types:
-            raise ConfigurationError("mri_types=() is empty; name at least one MRI type.")
-        for mri_type in self.mri_types:
-            check_choice("mri_types", mri_type, MRI_TYPES)
-        if len(set(self.mri_types)) != len(self.mri_types):
-            raise ConfigurationError(f"mri_types={self.mri_types!r} names a type twice.")
+        object.__setattr__(self, "mri_types", check_names("mri_types", self.mri_types, MRI_TYPES))
         check_choice("intensity", self.intensity, ("minmax", "percentile"))
-        check_range("zoom", self.zoom, low=1.0)
+        check_range("zoom", self.zoom, low=1.0, high=4.0)  # MAX_ZOOM of inference.zoom
         check_range("threshold", self.threshold, low=0.0, high=1.0)
         # Build the filters once to validate their options with their own checks.
         self.filters()
@@ -750,6 +753,7 @@ def _init_worker(
 ) -> None:
     import torch
 
+    init_worker()
     global _PREDICTOR
     torch.set_num_threads(threads)
     _PREDICTOR = _load_predictor(
@@ -1040,10 +1044,12 @@ def prepare_classification(
     from radiogenomics.io.labels import read_labels
 
     config = config or ClassificationPrepConfig()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigurationError(f"workers={workers!r} must be a whole number, at least 1.")
+    worker_count(workers, 1)  # a bad value fails before any work
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigurationError(f"batch_size={batch_size!r} must be a whole number, at least 1.")
+    from radiogenomics._device import resolve_device
+
+    resolve_device(device)  # a missing GPU fails here, before any work
     out = Path(out)
     run = Path(segmentation_run)
     checkpoint = segmentation_checkpoint(run)
@@ -1093,7 +1099,8 @@ def prepare_classification(
 
     stopped: StorageError | None = None
     try:
-        if todo and (workers == 1 or len(todo) == 1):
+        processes = worker_count(workers, len(todo))
+        if todo and processes == 1:
             predictor = _load_predictor(run, config=config, device=device, batch_size=batch_size)
             stopped = run_jobs(
                 todo,
@@ -1104,9 +1111,9 @@ def prepare_classification(
         elif todo:
             import multiprocessing
 
-            threads = max(1, (os.cpu_count() or 1) // workers)
+            threads = max(1, (os.cpu_count() or 1) // processes)
             with ProcessPoolExecutor(
-                max_workers=min(workers, len(todo)),
+                max_workers=processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
                 initargs=(run, config, device, batch_size, threads),

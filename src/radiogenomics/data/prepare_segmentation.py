@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from radiogenomics._options import check_choice
+from radiogenomics._options import check_choice, check_names
 from radiogenomics._outputs import check_replaceable
 from radiogenomics.data._jobs import (
     check_prep_config,
+    init_worker,
     remove_leftovers,
     run_jobs,
+    worker_count,
     write_failures,
     write_rows_atomic,
 )
@@ -31,6 +33,7 @@ from radiogenomics.filters import BlankSliceFilter, ContourCountFilter, TumorAre
 from radiogenomics.filters.tumor_area import AreaMeasure, AreaReference
 from radiogenomics.io.labels import exclude_task2_overlap
 from radiogenomics.io.nifti import MODALITIES, BratsCase, load_case
+from radiogenomics.masks import REGIONS
 from radiogenomics.pipeline import Pipeline, Step
 from radiogenomics.records import PLANES, Plane
 from radiogenomics.sampling import DistinctSampler
@@ -93,8 +96,11 @@ class SegmentationPrepConfig:
     regions: tuple[str, ...] = ("WT", "ET")
 
     def __post_init__(self) -> None:
-        for modality in self.modalities:
-            check_choice("modalities", modality, MODALITIES)
+        object.__setattr__(
+            self, "modalities", check_names("modalities", self.modalities, MODALITIES)
+        )
+        object.__setattr__(self, "planes", check_names("planes", self.planes, PLANES))
+        object.__setattr__(self, "regions", check_names("regions", self.regions, REGIONS))
         check_choice("order", self.order, ("sample-then-filter", "filter-then-sample"))
         if self.size is not None and self.size < 8:
             raise ConfigurationError(f"size={self.size} is too small; use at least 8 or None.")
@@ -312,7 +318,8 @@ def prepare_segmentation(
         cases: The cases (see :func:`~radiogenomics.io.find_brats_cases`).
         out: The prepared folder (created).
         config: The settings; default :class:`SegmentationPrepConfig` (the writeup).
-        workers: Cases prepared in parallel (processes).
+        workers: Cases prepared in parallel (processes); capped at one per case and
+            four per CPU core. Workers die with the process that started them.
         exclude_ids: Task 2 patient identifiers: cases of those patients are left out
             (the leakage guard; see :func:`~radiogenomics.io.exclude_task2_overlap`).
         overwrite: Delete ``out`` first; only a folder prepared by this function (it
@@ -334,8 +341,7 @@ def prepare_segmentation(
 
     config = config or SegmentationPrepConfig()
     out = Path(out)
-    if workers < 1:
-        raise ConfigurationError(f"workers={workers} must be at least 1.")
+    worker_count(workers, 1)  # a bad value fails before any work
     kept = list(cases)
     _check_config(out, config, overwrite, kept)
     report = PrepareReport(out=out)
@@ -364,10 +370,11 @@ def prepare_segmentation(
     run = functools.partial(prepare_case, out=out, config=config)
     stopped: StorageError | None = None
     try:
-        if workers == 1 or len(kept) <= 1:
+        processes = worker_count(workers, len(kept))
+        if processes == 1:
             stopped = run_jobs(kept, run, record=record, failed=failed)
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with ProcessPoolExecutor(max_workers=processes, initializer=init_worker) as pool:
                 stopped = run_jobs(kept, run, record=record, failed=failed, pool=pool)
     finally:
         bar.close()

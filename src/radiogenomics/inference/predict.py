@@ -378,6 +378,7 @@ def run_prediction(
     """
     from tqdm.auto import tqdm
 
+    from radiogenomics._device import resolve_device
     from radiogenomics.models.segmentation import load_segmentation_model
 
     if not classification_runs:
@@ -388,7 +389,7 @@ def run_prediction(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigurationError(f"batch_size={batch_size!r} must be a whole number, at least 1.")
     aggregator = PatientAggregator(fallback=fallback)
-    target = torch.device(device)
+    target = resolve_device(device)
     autocast_dtype = resolve_inference_amp(amp, target)
     use_channels_last = resolve_channels_last(channels_last, target)
     result = PredictionResult()

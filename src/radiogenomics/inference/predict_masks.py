@@ -44,7 +44,7 @@ import torch
 from radiogenomics._options import check_choice, check_range
 from radiogenomics.data.segmentation_dataset import IMAGENET_MEAN, IMAGENET_STD
 from radiogenomics.errors import ConfigurationError, GeometryError, InvalidInputError
-from radiogenomics.inference.zoom import zoom_in, zoom_out
+from radiogenomics.inference.zoom import check_zoom, zoom_in, zoom_out
 from radiogenomics.io.dicom import DicomSeries
 from radiogenomics.records import PLANES, Plane, VolumeRecord
 from radiogenomics.slicing.geometry import Orientation, slice_layout
@@ -72,7 +72,12 @@ a GPU without bfloat16; full precision on any other device), ``"off"``, ``"bf16"
 ``"fp16"`` (CUDA only)."""
 
 
-def _device(device: str | torch.device) -> torch.device:
+def _device(device: str | torch.device, *, use: bool = False) -> torch.device:
+    """``device`` as a ``torch.device``; with ``use``, also checked to be present."""
+    from radiogenomics._device import resolve_device
+
+    if use:
+        return resolve_device(device)
     try:
         return torch.device(device)
     except (RuntimeError, TypeError) as error:
@@ -163,7 +168,7 @@ def prepare_inference_model(
     Raises:
         ConfigurationError: ``device`` is not a torch device or an option is invalid.
     """
-    target = _device(device)
+    target = _device(device, use=True)
     use_channels_last = resolve_channels_last(channels_last, target)
     if not isinstance(compile, bool):
         raise ConfigurationError(f"compile={compile!r} must be True or False.")
@@ -263,7 +268,7 @@ def run_model(
         ConfigurationError: The model's output is not a tensor of shape (N, C, S, S), or
             an option is invalid.
     """
-    target = _device(device)
+    target = _device(device, use=True)
     dtype = resolve_inference_amp(amp, target)
     inputs = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(target)
     if resolve_channels_last(channels_last, target):
@@ -525,11 +530,11 @@ class MaskPredictor:
             )
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
             raise ConfigurationError(f"image_size={image_size!r} must be a positive integer.")
-        check_range("zoom", zoom, low=1.0)
+        check_zoom("zoom", zoom)
         check_range("threshold", threshold, low=0.0, high=1.0)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size={batch_size!r} must be a positive integer.")
-        target = _device(device)
+        target = _device(device, use=True)
         resolve_inference_amp(amp, target)  # refuses a bad mode before any work
         if not channels or not all(isinstance(c, str) for c in channels):
             raise ConfigurationError(f"channels={channels!r} must name at least one channel.")

@@ -27,7 +27,15 @@ import numpy.typing as npt
 from radiogenomics._options import check_choice, check_range
 from radiogenomics.errors import ConfigurationError, GeometryError
 
-__all__ = ["Interpolation", "crop_box", "zoom_in", "zoom_out", "zoomed_size"]
+__all__ = [
+    "MAX_ZOOM",
+    "Interpolation",
+    "check_zoom",
+    "crop_box",
+    "zoom_in",
+    "zoom_out",
+    "zoomed_size",
+]
 
 Interpolation = Literal["linear", "nearest", "area"]
 """How a slice is resampled — bilinear (the reference's choice), nearest neighbour (for
@@ -88,12 +96,24 @@ def crop_box(size: int, factor: float) -> tuple[int, int]:
     return (zoomed - size) // 2, zoomed
 
 
+MAX_ZOOM = 4.0
+"""The largest zoom factor accepted: beyond it the crop keeps under 1/16 of the slice
+(the reference uses 1.2), and the zoomed square would only cost memory."""
+
+
+def check_zoom(name: str, factor: float) -> float:
+    """``factor`` if it is a zoom factor in ``[1, MAX_ZOOM]``, else a clear error.
+
+    Raises:
+        ConfigurationError: Not a number, below 1, or above :data:`MAX_ZOOM`.
+    """
+    return check_range(name, factor, low=1.0, high=MAX_ZOOM)
+
+
 def _check_size_factor(size: int, factor: float) -> None:
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ConfigurationError(f"size={size!r} must be a positive integer (e.g. 224).")
-    check_range("factor", factor, low=1.0)
-    if not math.isfinite(factor):
-        raise ConfigurationError(f"factor={factor!r} must be finite (e.g. 1.2).")
+    check_zoom("factor", factor)
 
 
 def _check_slice(array: npt.NDArray[Any], name: str) -> None:

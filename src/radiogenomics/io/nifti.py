@@ -12,6 +12,7 @@ Volumes are read with nibabel, which applies the header's scaling factors
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,10 +24,12 @@ import numpy as np
 import numpy.typing as npt
 
 from radiogenomics.errors import (
+    ConfigurationError,
     CorruptFileError,
     GeometryError,
     InputNotFoundError,
     InvalidInputError,
+    RadiogenomicsError,
 )
 from radiogenomics.masks import (
     LabelConvention,
@@ -38,6 +41,7 @@ from radiogenomics.masks import (
 from radiogenomics.records import VolumeRecord
 
 __all__ = [
+    "MAX_VOXELS",
     "MODALITIES",
     "NAMING",
     "BratsCase",
@@ -348,24 +352,56 @@ def find_brats_cases(root: str | Path) -> list[BratsCase]:
     return scan_brats_cases(root).cases
 
 
+MAX_VOXELS = 2**28
+"""The most voxels :func:`read_nifti` reads by default (268 million: 1 GiB as float32).
+
+A BraTS volume has 8.9 million voxels; a long Kaggle series as NIfTI, 512 x 512 x 400
+= 105 million. A header claiming more is checked before anything is allocated (a 30 KB
+damaged file once claimed 5 billion voxels and took 9.8 GB of memory before failing).
+Override it per call (``max_voxels=``) or for a whole run with the environment variable
+``RADIOGENOMICS_MAX_VOXELS``."""
+
+
+def _voxel_limit(max_voxels: int | None) -> int:
+    if max_voxels is not None:
+        return int(max_voxels)
+    raw = os.environ.get("RADIOGENOMICS_MAX_VOXELS")
+    if raw is None:
+        return MAX_VOXELS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigurationError(
+            f"RADIOGENOMICS_MAX_VOXELS={raw!r} must be a positive whole number of voxels."
+        )
+    return value
+
+
 def read_nifti(
-    path: str | Path, *, patient_id: str | None = None
+    path: str | Path, *, patient_id: str | None = None, max_voxels: int | None = None
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
     """Read a 3D NIfTI volume (header scaling applied) with its affine.
 
     The stored dtype is kept (int16 stays int16, no float copy) unless the header's
     ``scl_slope``/``scl_inter`` scale the values, in which case nibabel returns floats.
+    The size the header claims is checked against ``max_voxels`` before any voxel is
+    read, so a damaged header cannot make the reader allocate gigabytes.
 
     Args:
         path: A ``.nii`` or ``.nii.gz`` file.
         patient_id: Named in errors, when known.
+        max_voxels: The most voxels accepted; default :data:`MAX_VOXELS` (or the
+            ``RADIOGENOMICS_MAX_VOXELS`` environment variable).
 
     Returns:
         The volume, of shape (X, Y, Z), and its 4x4 affine.
 
     Raises:
         InputNotFoundError: The file does not exist.
-        CorruptFileError: The file cannot be decoded (truncated, not NIfTI).
+        CorruptFileError: The file cannot be decoded (truncated, not NIfTI), or its header
+            claims more than ``max_voxels`` voxels.
         GeometryError: The volume is not 3D (a trailing axis of length 1 is dropped) or
             its affine holds NaN or infinite values.
         InvalidInputError: The volume holds NaN or infinite values (rejected, never
@@ -376,10 +412,24 @@ def read_nifti(
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError("the NIfTI file does not exist.", path=path, patient_id=patient_id)
+    limit = _voxel_limit(max_voxels)
     try:
-        image = nib.load(str(path))
+        image = nib.load(str(path))  # reads the header only
+        claimed = math.prod(int(v) for v in image.header.get_data_shape())
+        if claimed > limit:
+            raise CorruptFileError(
+                f"the header claims {claimed:,} voxels (shape "
+                f"{tuple(int(v) for v in image.header.get_data_shape())}), more than the "
+                f"limit of {limit:,}; the header is damaged, or the volume is far larger than "
+                "an MRI series. If it is real, raise the limit (max_voxels=, or the "
+                "RADIOGENOMICS_MAX_VOXELS environment variable).",
+                path=path,
+                patient_id=patient_id,
+            )
         data = np.asanyarray(image.dataobj)
         affine = np.asarray(image.affine, dtype=np.float64)
+    except RadiogenomicsError:
+        raise
     except Exception as error:  # nibabel raises many types (ImageFileError, EOFError, zlib...)
         raise CorruptFileError(
             f"cannot decode the NIfTI file ({type(error).__name__}: {error}); the file is "

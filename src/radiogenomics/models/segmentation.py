@@ -142,7 +142,12 @@ def _check_encoder(name: str) -> None:
         import timm
 
         if not timm.is_model(name[3:].split(".")[0]):
-            check_choice("encoder", name, [f"tu-{m}" for m in timm.list_models()])
+            check_choice(
+                "encoder",
+                name,
+                [f"tu-{m}" for m in timm.list_models()],
+                listing="timm.list_models(), each with a tu- prefix",
+            )
         return
     check_choice("encoder", name, smp.encoders.get_encoder_names())
 
@@ -549,9 +554,13 @@ def load_segmentation_model(
     Raises:
         InputNotFoundError: No such checkpoint.
         InvalidInputError: The file is not a radiogenomics checkpoint.
-        ConfigurationError: The weights do not fit the recorded model settings.
+        ConfigurationError: The weights do not fit the recorded model settings, or
+            ``device`` is not available (CUDA on a machine without a GPU).
     """
+    from radiogenomics._device import resolve_device
+
     check_choice("which", which, ("best", "last"))
+    target = resolve_device(device)
     path = Path(run_dir)
     if path.is_dir() or path.suffix != ".safetensors":
         path = path / f"{which}.safetensors"
@@ -560,7 +569,7 @@ def load_segmentation_model(
     model = config.create()
     load_weights(model, path, config=config)
     model.eval()
-    return model.to(device), config
+    return model.to(target), config
 
 
 def training_orientation(run_dir: str | Path) -> Literal["native", "radiological"] | None:

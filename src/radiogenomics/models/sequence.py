@@ -186,7 +186,7 @@ class SequenceClassifier(nn.Module):
                 raise ConfigurationError(f"{name}={value!r} must be a positive whole number.")
         check_range("dropout", dropout, low=0.0, high=1.0, high_inclusive=False)
         if not timm.is_model(backbone):
-            check_choice("backbone", backbone, timm.list_models())
+            check_choice("backbone", backbone, timm.list_models(), listing="timm.list_models()")
         weights = None if pretrained_weights is None else _backbone_weight_path(pretrained_weights)
 
         self.backbone_name = backbone
@@ -247,6 +247,13 @@ class SequenceClassifier(nn.Module):
     # -- forward -------------------------------------------------------------------------
 
     def _check_input(self, frames: torch.Tensor, valid: torch.Tensor | None) -> None:
+        if not frames.is_floating_point():
+            raise InvalidInputError(
+                f"expected normalised floating-point frames; got dtype {frames.dtype}. Feed "
+                "the frames through ChunkDataset, or normalise uint8 frames with "
+                "radiogenomics.data.chunks.normalise_frames (to [0, 1], then the ImageNet "
+                "mean and std)."
+            )
         if frames.ndim != 5 or frames.shape[2] != self.in_chans:
             raise GeometryError(
                 f"expected frames of shape (B, L, {self.in_chans}, H, W); got shape "
@@ -279,7 +286,8 @@ class SequenceClassifier(nn.Module):
         Raises:
             GeometryError: The shapes are not as below, or the ``"concat"`` head got
                 another number of frames than ``sequence_length``.
-            InvalidInputError: A chunk has no valid frame (``"pooled"`` head).
+            InvalidInputError: The frames are not floating point (uint8 frames must be
+                normalised first), or a chunk has no valid frame (``"pooled"`` head).
 
         Shape:
             - frames: (B, L, C, H, W).

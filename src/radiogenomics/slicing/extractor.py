@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from radiogenomics._options import check_choice, short_repr
+from radiogenomics._options import check_choice, check_names, short_repr
 from radiogenomics.errors import ConfigurationError
 from radiogenomics.records import PLANES, Plane, SliceRecord, VolumeRecord
 from radiogenomics.slicing.geometry import Orientation, slice_layout
@@ -46,7 +46,7 @@ def extract_slices(
     image = volume.image if intensity is None else to_uint8(volume.image, method=intensity)
     records: list[SliceRecord] = []
     affine = volume.affine
-    for plane in planes:
+    for plane in check_names("planes", planes, PLANES):
         layout = slice_layout(affine, plane, orientation=orientation)
         axis = layout.axis
         # World coordinate of each slice centre along the plane's normal axis.
@@ -85,7 +85,8 @@ class SliceExtractor:
     anatomical slices come out under the same names.
 
     Args:
-        planes: The planes to cut (default: all three).
+        planes: The planes to cut (default: all three); one name is one plane
+            (``planes="axial"``).
         orientation: ``"native"`` keeps the stored in-plane axes (released code);
             ``"radiological"`` lays every slice out as a DICOM viewer shows it, so that
             Task 1 slices look like Task 2 DICOM images.
@@ -106,18 +107,12 @@ class SliceExtractor:
     def __init__(
         self,
         *,
-        planes: Iterable[Plane] = PLANES,
+        planes: Plane | Iterable[Plane] = PLANES,
         orientation: Orientation = "native",
         intensity: IntensityMethod | None = "minmax",
         size: int | None = None,
     ) -> None:
-        self.planes: tuple[Plane, ...] = tuple(planes)
-        if not self.planes:
-            raise ConfigurationError(f"planes is empty; give at least one of {PLANES}.")
-        for plane in self.planes:
-            check_choice("planes", plane, PLANES)
-        if len(set(self.planes)) != len(self.planes):
-            raise ConfigurationError(f"planes={self.planes} repeats a plane.")
+        self.planes: tuple[Plane, ...] = check_names("planes", planes, PLANES)
         self.orientation = check_choice("orientation", orientation, ("native", "radiological"))
         if intensity is not None:
             check_choice("intensity", intensity, ("minmax", "percentile"))

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from radiogenomics._atomic import storage_errors
+from radiogenomics._device import resolve_device
 from radiogenomics._options import check_choice
 from radiogenomics._outputs import check_apart
 from radiogenomics.errors import ConfigurationError, CorruptFileError
@@ -71,25 +72,6 @@ __all__ = [
 AmpMode = Literal["auto", "off", "bf16", "fp16"]
 """Mixed precision: ``"auto"`` (bf16 or fp16 on CUDA, off on CPU), ``"off"``, ``"bf16"``,
 ``"fp16"`` (CUDA only)."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA if available else CPU; other names as ``torch.device``.
-
-    Raises:
-        ConfigurationError: Unknown device, or CUDA asked for but not available.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ConfigurationError(
-            f"device={name!r} is not a device ({error}); use 'auto', 'cpu' or 'cuda[:N]'."
-        ) from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigurationError(f"device={name!r} but CUDA is not available; use 'cpu'.")
-    return device
 
 
 def resolve_amp(amp: AmpMode, device: torch.device) -> torch.dtype | None:

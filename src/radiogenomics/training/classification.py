@@ -54,6 +54,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from radiogenomics._device import resolve_device
 from radiogenomics._files import read_json_object
 from radiogenomics._options import check_choice, check_fields, check_range, dataclass_repr
 from radiogenomics.data.chunks import ChunkDataset, LastChunkPolicy
@@ -450,6 +451,7 @@ def load_classification_model(
             fit them (the message names the tensors).
     """
     check_choice("which", which, ("best", "last"))
+    target = resolve_device(device)
     path = Path(run_dir)
     if path.is_dir() or path.suffix != ".safetensors":
         if path.is_dir() and not (path / f"{which}.safetensors").is_file():
@@ -494,7 +496,7 @@ def load_classification_model(
         checkpoint=path,
         segmentation_model=recorded("segmentation-model.json", "the run's stage 1 record"),
     )
-    return model.to(device), info
+    return model.to(target), info
 
 
 def _check_resume(
