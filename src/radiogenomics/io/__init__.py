@@ -14,6 +14,7 @@ from radiogenomics.io.labels import (
     exclude_task2_overlap,
     is_known_bad,
     normalize_patient_id,
+    read_folds,
     read_labels,
     task2_patient_ids,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "normalize_patient_id",
     "plane_from_orientation",
     "read_dicom_series",
+    "read_folds",
     "read_labels",
     "read_nifti",
     "series_to_nifti",

@@ -44,7 +44,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -89,7 +89,7 @@ from radiogenomics.training._runtime import (
     TrainingRuntime,
     check_fast_path,
 )
-from radiogenomics.training.split import stratified_patient_split
+from radiogenomics.training.split import given_patient_split, stratified_patient_split
 
 __all__ = [
     "CLASSIFICATION_CHECKPOINT_FORMAT",
@@ -584,6 +584,7 @@ def train_classification(
     config: ClassificationTrainConfig | None = None,
     resume: bool = False,
     progress: bool = True,
+    val_patients: Collection[str] | None = None,
 ) -> ClassificationTrainResult:
     """Train the stage 2 classifier of one MRI type on a frame store.
 
@@ -594,6 +595,11 @@ def train_classification(
         config: Training settings; default :class:`ClassificationTrainConfig`.
         resume: Continue from ``out_dir/last.*`` (starts afresh when there is none).
         progress: Show a progress bar per epoch.
+        val_patients: The patients to hold out, given explicitly (e.g. one fold of a
+            cross-validation); those with a series of the MRI type are validated, every
+            other patient of the type is trained on. Default: a stratified split of
+            ``config.val_fraction`` (``val_fraction`` is then unused). Either way the
+            split is recorded, and a resumed run must have the same one.
 
     Returns:
         The outcome, with every epoch's metrics.
@@ -603,7 +609,8 @@ def train_classification(
             is false, or the resumed run had other settings.
         InputNotFoundError: ``data_dir`` is not a frame store.
         InvalidInputError: No series of the MRI type, too few patients for the split,
-            or no chunk on one side of it.
+            no chunk on one side of it, or ``val_patients`` names a patient the store
+            does not hold, or none of this MRI type.
         LabelError: A patient of the MRI type has no label.
     """
     from tqdm.auto import tqdm
@@ -626,12 +633,16 @@ def train_classification(
             path=data_dir / "labels.csv",
         )
     patients = [p for p, _ in keys]
-    train_rows, val_rows = stratified_patient_split(
-        patients,
-        [store.labels[p] for p in patients],
-        val_fraction=config.val_fraction,
-        seed=config.seed,
-    )
+    split_kind = "stratified" if val_patients is None else "given"
+    if val_patients is None:
+        train_rows, val_rows = stratified_patient_split(
+            patients,
+            [store.labels[p] for p in patients],
+            val_fraction=config.val_fraction,
+            seed=config.seed,
+        )
+    else:
+        train_rows, val_rows = given_patient_split(patients, val_patients, known=store.patient_ids)
     train_keys = [keys[i] for i in train_rows.tolist()]
     val_keys = [keys[i] for i in val_rows.tolist()]
     train_patients = tuple(sorted({p for p, _ in train_keys}))
@@ -697,6 +708,7 @@ def train_classification(
             "val_chunks": len(val_set),
             "train_patients": list(train_patients),
             "val_patients": list(val_patients),
+            "split": split_kind,
             "train_prevalence": prior,
         }
         runtime.write_run_files(
