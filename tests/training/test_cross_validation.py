@@ -39,35 +39,32 @@ CONFIG = ClassificationTrainConfig(
 OPTIONS = {"n_folds": 2, "n_boot": 500, "n_permutations": 999}
 
 
-def _store(root: Path, *, random_labels: bool) -> Path:
-    return write_synthetic_frame_store(
-        root, n_patients=20, size=32, frames=(4, 10), n_empty=1, random_labels=random_labels
+def _cross_validate(root: Path, *, random_labels: bool) -> CrossValidationResult:
+    store = write_synthetic_frame_store(
+        root / "store",
+        n_patients=20,
+        size=32,
+        frames=(4, 10),
+        n_empty=1,
+        random_labels=random_labels,
     )
-
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+    return cross_validate_classification(
+        store, root / "cv", config=CONFIG, progress=False, **OPTIONS
+    )
 
 
 @pytest.fixture(scope="module")
 def learned(
     tmp_path_factory: pytest.TempPathFactory, one_torch_thread: None
 ) -> CrossValidationResult:
-    root = tmp_path_factory.mktemp("cv-learnable")
-    store = _store(root / "store", random_labels=False)
-    return cross_validate_classification(
-        store, root / "cv", config=CONFIG, progress=False, **OPTIONS
-    )
+    return _cross_validate(tmp_path_factory.mktemp("cv-learnable"), random_labels=False)
 
 
 @pytest.fixture(scope="module")
 def chance(
     tmp_path_factory: pytest.TempPathFactory, one_torch_thread: None
 ) -> CrossValidationResult:
-    root = tmp_path_factory.mktemp("cv-random")
-    store = _store(root / "store", random_labels=True)
-    return cross_validate_classification(
-        store, root / "cv", config=CONFIG, progress=False, **OPTIONS
-    )
+    return _cross_validate(tmp_path_factory.mktemp("cv-random"), random_labels=True)
 
 
 def test_every_patient_is_validated_exactly_once(learned: CrossValidationResult) -> None:

@@ -120,7 +120,8 @@ def auc_permutation_test(
     how often their AUC is at least the observed one (``"greater"``: the model is better
     than chance), at most it (``"less"``), or as far from 0.5 (``"two-sided"``). The
     p-value counts the observed pairing too, so it is never 0: at least
-    ``1 / (n_resamples + 1)``.
+    ``1 / (n_resamples + 1)``. When ``n_resamples`` is at least the number of pairings
+    (``N!``), SciPy enumerates them all and the test is exact.
 
     Args:
         y_true: 0/1 labels, one per patient.
@@ -141,8 +142,11 @@ def auc_permutation_test(
         - y_true, y_score: (N,).
 
     Example:
-        >>> auc_permutation_test([0, 0, 0, 0, 1, 1, 1, 1], range(8), n_resamples=999)
-        0.015
+        Eight patients ranked perfectly: 1 of the 70 ways to choose which 4 are positive
+        does as well (``n_resamples`` at least 8! makes the test exact):
+
+        >>> round(auc_permutation_test([0, 0, 0, 0, 1, 1, 1, 1], range(8), n_resamples=40320), 4)
+        0.0143
     """
     from scipy.stats import permutation_test, rankdata
 

@@ -820,6 +820,32 @@ def train_classification(
     )
 
 
+def _requested_mri_types(store: FrameStore, mri_types: Sequence[str] | None) -> list[str]:
+    """The MRI types to train, in :data:`~radiogenomics.io.MRI_TYPES` order.
+
+    Args:
+        store: The frame store.
+        mri_types: The types asked for; ``None``: every one the store holds.
+
+    Raises:
+        ConfigurationError: An unknown type.
+        InvalidInputError: The store lacks a type asked for, or holds none.
+    """
+    present = [t for t in MRI_TYPES if t in store.mri_types]
+    if mri_types is None:
+        wanted = present
+    else:
+        wanted = [check_choice("mri_types", t, MRI_TYPES) for t in mri_types]
+        missing = [t for t in wanted if t not in present]
+        if missing:
+            raise InvalidInputError(
+                f"the store has no series of {missing} (it has {present}).", path=store.root
+            )
+    if not wanted:
+        raise InvalidInputError("the store holds no series at all.", path=store.root)
+    return wanted
+
+
 def train_classification_all(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -848,19 +874,7 @@ def train_classification_all(
         ConfigurationError, LabelError: As :func:`train_classification`.
     """
     config = config or ClassificationTrainConfig()
-    store = FrameStore(data_dir)
-    present = [t for t in MRI_TYPES if t in store.mri_types]
-    if mri_types is None:
-        wanted = present
-    else:
-        wanted = [check_choice("mri_types", t, MRI_TYPES) for t in mri_types]
-        missing = [t for t in wanted if t not in present]
-        if missing:
-            raise InvalidInputError(
-                f"the store has no series of {missing} (it has {present}).", path=data_dir
-            )
-    if not wanted:
-        raise InvalidInputError("the store holds no series at all.", path=data_dir)
+    wanted = _requested_mri_types(FrameStore(data_dir), mri_types)
     return {
         mri_type: train_classification(
             data_dir,

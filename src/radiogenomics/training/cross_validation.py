@@ -48,16 +48,16 @@ from pathlib import Path
 from typing import Any
 
 from radiogenomics._atomic import atomic_target, atomic_text
-from radiogenomics._options import check_choice, check_range
+from radiogenomics._options import check_range
 from radiogenomics.data.frame_store import FrameStore
 from radiogenomics.errors import ConfigurationError, InvalidInputError, LabelError
 from radiogenomics.inference.aggregate import mean_over_mri_types
-from radiogenomics.io.dicom import MRI_TYPES
 from radiogenomics.io.labels import read_folds
 from radiogenomics.metrics.oof import COMBINED, OofRow, OofSummary, summarize_oof, write_oof
 from radiogenomics.training.classification import (
     ClassificationTrainConfig,
     ClassificationTrainResult,
+    _requested_mri_types,
     train_classification,
 )
 from radiogenomics.training.split import stratified_patient_folds
@@ -87,22 +87,6 @@ class CrossValidationResult:
     oof: tuple[OofRow, ...]
     summary: OofSummary | None
     fallback_patients: tuple[str, ...]
-
-
-def _mri_types(store: FrameStore, mri_types: Sequence[str] | None, root: Path) -> list[str]:
-    present = [t for t in MRI_TYPES if t in store.mri_types]
-    if mri_types is None:
-        wanted = present
-    else:
-        wanted = [check_choice("mri_types", t, MRI_TYPES) for t in mri_types]
-        missing = [t for t in wanted if t not in present]
-        if missing:
-            raise InvalidInputError(
-                f"the store has no series of {missing} (it has {present}).", path=root
-            )
-    if not wanted:
-        raise InvalidInputError("the store holds no series at all.", path=root)
-    return wanted
 
 
 def _assign_folds(
@@ -279,7 +263,7 @@ def cross_validate_classification(
     check_range("fallback", fallback, low=0.0, high=1.0)
     data, out = Path(data_dir), Path(out_dir)
     store = FrameStore(data)
-    wanted = _mri_types(store, mri_types, data)
+    wanted = _requested_mri_types(store, mri_types)
     _check_inside(out, data)
     patients = sorted({p for p, t in store.series_keys() if t in wanted})
     unlabelled = [p for p in patients if p not in store.labels]
