@@ -611,7 +611,7 @@ def _add_cross_validate_classification(
             "type>/ run folders, oof.csv (BraTS21ID,fold,mri_type,probability,MGMT_value; "
             "mri_type 'combined' is the mean over MRI types, as predict combines them) and "
             "summary.json under --out, and prints per MRI type and combined: the pooled "
-            "out-of-fold AUC with a bootstrap 95%% interval, its permutation p-value against "
+            "out-of-fold AUC with a bootstrap 95% interval, its permutation p-value against "
             "chance, and each fold's AUC. Takes every train-classification option and "
             "--preset. Resumable: rerun with --resume; finished runs are not trained again."
         ),
@@ -713,7 +713,7 @@ def _add_compare(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="compare two cross-validations of the same patients: ΔAUC, interval, p-value",
         description=(
             "Read the oof.csv of two cross-validations (or their folders) and, per MRI type "
-            "and combined, print AUC(A) - AUC(B) with a paired bootstrap 95%% interval (the "
+            "and combined, print AUC(A) - AUC(B) with a paired bootstrap 95% interval (the "
             "same resampled patients for both) and DeLong's two-sided p-value. Refuses two "
             "cross-validations whose patients, folds or labels differ: run both on the same "
             "frame store with the same --fold-seed or --folds-csv."

@@ -314,7 +314,9 @@ def cross_validate_classification(
         },
         "fallback": fallback,
         "fallback_patients": list(fallback_patients),
-        "train_config": config.to_dict(),
+        "train_config": {  # mri_type is each run's, val_fraction unused: the folds decide
+            k: v for k, v in config.to_dict().items() if k not in ("mri_type", "val_fraction")
+        },
         "runs": [_run_record(result, fold) for (fold, _), result in runs.items()],
         "auc": summary.to_dict(),
     }
