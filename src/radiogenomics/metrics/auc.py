@@ -118,7 +118,8 @@ def auc_permutation_test(
     every pairing of scores with labels is equally likely. ``scipy.stats.permutation_test``
     draws ``n_resamples`` random pairings (``permutation_type="pairings"``) and counts
     how often their AUC is at least the observed one (``"greater"``: the model is better
-    than chance), at most it (``"less"``), or as far from 0.5 (``"two-sided"``). The
+    than chance) or at most it (``"less"``); ``"two-sided"`` is twice the smaller of the
+    two (SciPy's definition), capped at 1. The
     p-value counts the observed pairing too, so it is never 0: at least
     ``1 / (n_resamples + 1)``. When ``n_resamples`` is at least the number of pairings
     (``N!``), SciPy enumerates them all and the test is exact.
@@ -157,7 +158,7 @@ def auc_permutation_test(
     ranks = rankdata(score)  # permuting the scores permutes their ranks
 
     def statistic(values: npt.NDArray[np.float64], axis: int = -1) -> Any:
-        return _auc_of_ranks(values, positive) - 0.5  # centred, for the two-sided test
+        return _auc_of_ranks(values, positive)
 
     result = permutation_test(
         (ranks,),
