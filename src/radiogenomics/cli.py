@@ -690,18 +690,18 @@ def _run_cross_validate_classification(args: argparse.Namespace) -> int:
         )
     print(f"wrote {result.out_dir / 'oof.csv'} and {result.out_dir / 'summary.json'}")
     if args.plots:
+        from radiogenomics.metrics.oof import oof_groups
         from radiogenomics.viz import plot_fold_rocs
 
-        for group in result.summary.groups:
-            rows = [r for r in result.oof if r.mri_type == group.mri_type]
+        for name, rows in oof_groups(result.oof).items():  # the table's order: its intervals
             path = plot_fold_rocs(
                 [r.label for r in rows],
                 [r.probability for r in rows],
                 [r.fold for r in rows],
-                result.out_dir / f"roc-{group.mri_type}.png",
+                result.out_dir / f"roc-{name}.png",
                 n_boot=args.n_boot,
                 seed=args.stats_seed,
-                title=f"{group.mri_type}: out-of-fold ROC, {len(rows)} patients",
+                title=f"{name}: out-of-fold ROC, {len(rows)} patients",
             )
             print(f"ROC per fold and pooled -> {path}")
     return 0

@@ -138,3 +138,21 @@ def test_groups_held_by_one_side_are_listed_not_compared() -> None:
     assert [name for name, _ in comparison.groups] == [COMBINED]
     assert comparison.only_in_a == ("FLAIR",)
     assert "not compared (only in A): FLAIR" in comparison.table()
+
+
+def test_groups_order_is_the_summary_order() -> None:
+    from radiogenomics.inference import bootstrap_auc_ci
+    from radiogenomics.metrics.oof import oof_groups
+
+    rows = _rows(1.0)
+    groups = oof_groups(reversed(rows))
+    assert list(groups) == ["FLAIR", COMBINED]
+    flair = groups["FLAIR"]
+    assert [r.patient_id for r in flair] == sorted(r.patient_id for r in flair)
+    # Scoring a group's rows in this order reproduces the summary's interval.
+    report = summarize_oof(rows, n_boot=300, n_permutations=99).groups[0].report
+    interval = bootstrap_auc_ci(
+        [r.label for r in flair], [r.probability for r in flair], n_boot=300, seed=0
+    )
+    assert report is not None
+    assert (interval.low, interval.high) == (report.low, report.high)

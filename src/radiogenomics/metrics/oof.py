@@ -44,6 +44,7 @@ __all__ = [
     "OofRow",
     "OofSummary",
     "compare_oof",
+    "oof_groups",
     "read_oof",
     "summarize_oof",
     "write_oof",
@@ -75,8 +76,19 @@ class OofRow:
     label: int
 
 
-def _groups(rows: Iterable[OofRow]) -> dict[str, list[OofRow]]:
-    """Rows by group: MRI types in order of first appearance, :data:`COMBINED` last."""
+def oof_groups(rows: Iterable[OofRow]) -> dict[str, list[OofRow]]:
+    """Out-of-fold rows by group, in the order the summaries and tables use.
+
+    Groups: the MRI types in order of first appearance, then :data:`COMBINED`; rows of a
+    group sorted by patient. The bootstrap resamples rows by position, so scoring the
+    rows of a group in this order reproduces the intervals of :func:`summarize_oof`.
+
+    Args:
+        rows: Out-of-fold predictions.
+
+    Returns:
+        ``group -> rows``.
+    """
     grouped: dict[str, list[OofRow]] = {}
     for row in rows:
         grouped.setdefault(row.mri_type, []).append(row)
@@ -126,7 +138,7 @@ def write_oof(rows: Iterable[OofRow], path: str | Path) -> Path:
         StorageError: The file cannot be written.
     """
     target = Path(path)
-    ordered = [r for group in _groups(rows).values() for r in group]
+    ordered = [r for group in oof_groups(rows).values() for r in group]
     _check_rows(ordered, None)
     with (
         atomic_target(target, suffix=".tmp") as temporary,
@@ -340,7 +352,7 @@ def summarize_oof(
         InvalidInputError: No rows.
         ConfigurationError: An option is out of range.
     """
-    grouped = _groups(rows)
+    grouped = oof_groups(rows)
     if not grouped:
         raise InvalidInputError("no out-of-fold predictions to summarise.")
     folds = tuple(sorted({r.fold for group in grouped.values() for r in group}))
@@ -482,7 +494,7 @@ def compare_oof(
             fold or has another label, or the two share no group.
         ConfigurationError: An option is out of range.
     """
-    groups_a, groups_b = _groups(rows_a), _groups(rows_b)
+    groups_a, groups_b = oof_groups(rows_a), oof_groups(rows_b)
     shared = [g for g in groups_a if g in groups_b]
     if not shared:
         raise InvalidInputError(
