@@ -6,6 +6,8 @@ Commands:
 * ``train-segmentation``: prepared slices -> a trained stage 1 model (run folder).
 * ``prepare-classification``: Task 2 patients -> the stage 2 frame store.
 * ``train-classification``: frame store -> one trained stage 2 classifier per MRI type.
+* ``cross-validate-classification``: frame store -> K-fold out-of-fold AUCs of stage 2.
+* ``compare``: two cross-validations of the same patients -> ΔAUC, interval, p-value.
 * ``predict``: Task 2 patients -> a Kaggle submission (both stages).
 * ``dicom-to-nifti``: one DICOM series -> ``.nii.gz`` with the series' geometry.
 * ``segment``: predict WT/ET masks of a NIfTI volume or DICOM series with a stage 1 model.
@@ -182,7 +184,9 @@ def _add_image_size(p: argparse.ArgumentParser, *, help: str) -> None:
     p.add_argument("--image-size", type=int, default=224, help=help)
 
 
-def _add_run_flags(p: argparse.ArgumentParser) -> None:
+def _add_run_flags(
+    p: argparse.ArgumentParser, *, plots: str = "also draw curves.png (and roc.png)"
+) -> None:
     """The training commands' last options: augmentation, AMP, loading, seed, device, resume."""
     p.add_argument(
         "--augment",
@@ -203,7 +207,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     _add_device(p, default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     _add_no_progress(p, bars=True)
-    p.add_argument("--plots", action="store_true", help="also draw curves.png (and roc.png)")
+    p.add_argument("--plots", action="store_true", help=plots)
 
 
 def _add_inference_speed(p: argparse.ArgumentParser) -> None:
@@ -518,6 +522,14 @@ def _add_train_classification(sub: argparse._SubParsersAction[argparse.ArgumentP
             "(radiogenomics presets NAME prints them)."
         ),
     )
+    _add_classification_training(p, out="run folder (created)", val_fraction=True)
+    p.set_defaults(handler=_run_train_classification)
+
+
+def _add_classification_training(
+    p: argparse.ArgumentParser, *, out: str, val_fraction: bool, plots: str | None = None
+) -> None:
+    """The options of the stage 2 training commands, from ``--data`` to ``--preset``."""
     p.add_argument("--data", type=Path, required=True, help="frame store (series.csv)")
     p.add_argument(
         "--mri-type",
@@ -525,7 +537,7 @@ def _add_train_classification(sub: argparse._SubParsersAction[argparse.ArgumentP
         choices=("FLAIR", "T1w", "T1wCE", "T2w", "all"),
         help="MRI type to train on; all trains each type the store holds",
     )
-    p.add_argument("--out", type=Path, required=True, help="run folder (created)")
+    p.add_argument("--out", type=Path, required=True, help=out)
     p.add_argument("--backbone", default="eca_nfnet_l0", help="timm model name")
     p.add_argument("--backbone-weights", type=Path, help="local file of backbone weights")
     p.add_argument("--hidden-size", type=int, default=64, help="LSTM hidden size (code: 128)")
@@ -540,24 +552,21 @@ def _add_train_classification(sub: argparse._SubParsersAction[argparse.ArgumentP
     _add_optimizer(p, lr=1e-6, warmup_epochs=5, frozen="backbone")
     _add_epochs(p, default=80)
     _add_patience(p)
-    _add_val_fraction(p)
-    _add_run_flags(p)
+    if val_fraction:
+        _add_val_fraction(p)
+    _add_run_flags(p, **({} if plots is None else {"plots": plots}))
     _add_preset(p)
     _defaults_from_preset(p, _CLASSIFICATION_TRAIN_OPTIONS)
-    p.set_defaults(handler=_run_train_classification)
 
 
 def _run_train_classification(args: argparse.Namespace) -> int:
-    from radiogenomics.presets import get_preset
     from radiogenomics.training._distributed import is_main_process
     from radiogenomics.training.classification import (
         train_classification,
         train_classification_all,
     )
 
-    changes = _given(args, _CLASSIFICATION_TRAIN_OPTIONS)
-    changes["mri_type"] = "FLAIR" if args.mri_type == "all" else args.mri_type
-    config = get_preset(args.preset).replace(classification_train=changes).classification_train
+    config = _classification_train_config(args)
     progress = not args.no_progress
     if args.mri_type == "all":
         runs = train_classification_all(
@@ -573,16 +582,177 @@ def _run_train_classification(args: argparse.Namespace) -> int:
     if not is_main_process():
         return 0  # under torchrun, rank 0 reports
     for result in results:
-        shown = {k: v for k, v in result.best_scores.items() if v == v}  # NaN: no AUC
-        scores = ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
-        stop = "stopped early" if result.stopped_early else "finished"
-        print(
-            f"{result.mri_type}: {stop} after {result.epochs_completed} epochs; best epoch "
-            f"{result.best_epoch}: val loss {result.best_val_loss:.4f}; {scores} -> "
-            f"{result.run_dir / 'best.safetensors'}"
-        )
+        print(_classification_outcome(result))
     if args.plots:
         _write_run_plots([r.run_dir for r in results], held_out=True, device=config.device)
+    return 0
+
+
+def _classification_train_config(args: argparse.Namespace) -> Any:
+    """The stage 2 training settings: the preset's, changed by the options given."""
+    from radiogenomics.presets import get_preset
+
+    changes = _given(args, _CLASSIFICATION_TRAIN_OPTIONS)
+    changes["mri_type"] = "FLAIR" if args.mri_type == "all" else args.mri_type
+    return get_preset(args.preset).replace(classification_train=changes).classification_train
+
+
+def _classification_outcome(result: Any, prefix: str = "") -> str:
+    """One line on a finished stage 2 run: epochs, best epoch, its scores, its weights."""
+    shown = {k: v for k, v in result.best_scores.items() if v == v}  # NaN: no AUC
+    scores = ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+    stop = "stopped early" if result.stopped_early else "finished"
+    return (
+        f"{prefix}{result.mri_type}: {stop} after {result.epochs_completed} epochs; best "
+        f"epoch {result.best_epoch}: val loss {result.best_val_loss:.4f}; {scores} -> "
+        f"{result.run_dir / 'best.safetensors'}"
+    )
+
+
+def _add_cross_validate_classification(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    p = sub.add_parser(
+        "cross-validate-classification",
+        help="cross-validate stage 2: K folds, out-of-fold AUCs with intervals and p-values",
+        description=(
+            "Split the patients of a frame store into K patient-grouped, label-stratified "
+            "folds (or take --folds-csv), train one classifier per fold and MRI type on the "
+            "other folds (as train-classification, with the fold held out), and predict every "
+            "patient with the model that never saw it. Writes folds.csv, fold-<k>/<MRI "
+            "type>/ run folders, oof.csv (BraTS21ID,fold,mri_type,probability,MGMT_value; "
+            "mri_type 'combined' is the mean over MRI types, as predict combines them) and "
+            "summary.json under --out, and prints per MRI type and combined: the pooled "
+            "out-of-fold AUC with a bootstrap 95% interval, its permutation p-value against "
+            "chance, and each fold's AUC. Takes every train-classification option and "
+            "--preset. Resumable: rerun with --resume; finished runs are not trained again."
+        ),
+    )
+    _add_classification_training(
+        p,
+        out="cross-validation folder (created)",
+        val_fraction=False,
+        plots="also draw roc-<MRI type>.png: the ROC curve of every fold and pooled",
+    )
+    folds = p.add_mutually_exclusive_group()
+    folds.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
+    folds.add_argument(
+        "--folds-csv", type=Path, help="your own folds: a CSV with columns BraTS21ID,fold"
+    )
+    p.add_argument(
+        "--fold-seed",
+        type=int,
+        default=0,
+        help="seed of the folds, apart from --seed so settings compare on the same folds",
+    )
+    p.add_argument(
+        "--fallback",
+        type=float,
+        help="combined probability of a patient with no frame (default: the preset's, 0.5)",
+    )
+    _add_statistics(p)
+    p.set_defaults(handler=_run_cross_validate_classification)
+
+
+def _add_statistics(p: argparse.ArgumentParser, *, permutations: bool = True) -> None:
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of the intervals")
+    if permutations:
+        p.add_argument(
+            "--n-permutations",
+            type=int,
+            default=9999,
+            help="permutations of the test against chance",
+        )
+    p.add_argument("--stats-seed", type=int, default=0, help="seed of the resampling")
+
+
+def _run_cross_validate_classification(args: argparse.Namespace) -> int:
+    from radiogenomics.io.labels import read_folds
+    from radiogenomics.presets import get_preset
+    from radiogenomics.training.cross_validation import cross_validate_classification
+
+    config = _classification_train_config(args)
+    fallback = args.fallback
+    if fallback is None:
+        fallback = get_preset(args.preset).prediction.fallback
+    result = cross_validate_classification(
+        args.data,
+        args.out,
+        config=config,
+        mri_types=None if args.mri_type == "all" else [args.mri_type],
+        n_folds=args.folds,
+        fold_seed=args.fold_seed,
+        folds=None if args.folds_csv is None else read_folds(args.folds_csv),
+        fallback=fallback,
+        n_boot=args.n_boot,
+        n_permutations=args.n_permutations,
+        stats_seed=args.stats_seed,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    if result.summary is None:
+        return 0  # under torchrun, rank 0 reports
+    for (fold, _), run in result.runs.items():
+        print(_classification_outcome(run, prefix=f"fold {fold} "))
+    print(result.summary.table())
+    if result.fallback_patients:
+        print(
+            f"{len(result.fallback_patients)} patient(s) had no frame in any MRI type; their "
+            f"combined probability is the fallback {fallback}"
+        )
+    print(f"wrote {result.out_dir / 'oof.csv'} and {result.out_dir / 'summary.json'}")
+    if args.plots:
+        from radiogenomics.metrics.oof import oof_groups
+        from radiogenomics.viz import plot_fold_rocs
+
+        for name, rows in oof_groups(result.oof).items():  # the table's order: its intervals
+            path = plot_fold_rocs(
+                [r.label for r in rows],
+                [r.probability for r in rows],
+                [r.fold for r in rows],
+                result.out_dir / f"roc-{name}.png",
+                n_boot=args.n_boot,
+                seed=args.stats_seed,
+                title=f"{name}: out-of-fold ROC, {len(rows)} patients",
+            )
+            print(f"ROC per fold and pooled -> {path}")
+    return 0
+
+
+def _add_compare(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="compare two cross-validations of the same patients: ΔAUC, interval, p-value",
+        description=(
+            "Read the oof.csv of two cross-validations (or their folders) and, per MRI type "
+            "and combined, print AUC(A) - AUC(B) with a paired bootstrap 95% interval (the "
+            "same resampled patients for both) and DeLong's two-sided p-value. Refuses two "
+            "cross-validations whose patients, folds or labels differ: run both on the same "
+            "frame store with the same --fold-seed or --folds-csv."
+        ),
+    )
+    p.add_argument("oof_a", type=Path, help="oof.csv of A (or its cross-validation folder)")
+    p.add_argument("oof_b", type=Path, help="oof.csv of B (or its cross-validation folder)")
+    _add_statistics(p, permutations=False)
+    p.add_argument("--out", type=Path, help="also write the comparison as JSON here")
+    p.set_defaults(handler=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from radiogenomics._atomic import atomic_text
+    from radiogenomics.metrics.oof import compare_oof, read_oof
+
+    comparison = compare_oof(
+        read_oof(args.oof_a), read_oof(args.oof_b), n_boot=args.n_boot, seed=args.stats_seed
+    )
+    print(f"A: {args.oof_a}\nB: {args.oof_b}")
+    print(comparison.table())
+    if args.out is not None:
+        record = {"a": str(args.oof_a), "b": str(args.oof_b), **comparison.to_dict()}
+        atomic_text(args.out, json.dumps(record, indent=2) + "\n")
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -1090,6 +1260,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_segmentation(sub)
     _add_prepare_classification(sub)
     _add_train_classification(sub)
+    _add_cross_validate_classification(sub)
+    _add_compare(sub)
     _add_predict(sub)
     _add_dicom_to_nifti(sub)
     _add_segment(sub)

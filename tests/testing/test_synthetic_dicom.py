@@ -288,3 +288,22 @@ def test_write_task2_cohort_test_split_and_bad_options(tmp_path: Path) -> None:
         write_task2_cohort(tmp_path, n_patients=0, seed=0)
     with pytest.raises(ConfigurationError, match="split"):
         write_task2_cohort(tmp_path, n_patients=1, seed=0, split="../x")
+
+
+def test_random_labels_keep_the_labels_and_break_their_link_to_the_images(
+    tmp_path: Path,
+) -> None:
+    options = {"n_patients": 8, "seed": 3, "size": 32, "n_slices": 8, "mri_types": ("FLAIR",)}
+    learnable = write_task2_cohort(tmp_path / "a", **options)  # type: ignore[arg-type]
+    shuffled = write_task2_cohort(tmp_path / "b", random_labels=True, **options)  # type: ignore[arg-type]
+    labels = (learnable / "train_labels.csv").read_text()
+    assert (shuffled / "train_labels.csv").read_text() == labels
+    same = [
+        np.array_equal(
+            read_dicom_series(learnable / "train" / p / "FLAIR").pixels,
+            read_dicom_series(shuffled / "train" / p / "FLAIR").pixels,
+        )
+        for p in find_task2_patients(learnable / "train")
+    ]
+    # Patients whose random label matches keep their images; the others show the other label.
+    assert 0 < sum(same) < len(same)

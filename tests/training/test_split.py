@@ -114,3 +114,74 @@ def test_stratified_patient_split_errors() -> None:
     train, val = stratified_patient_split(["a", "b", "c"], [0, 0, 1], val_fraction=0.5)
     assert val.tolist() in ([0], [1])
     assert 2 in train.tolist()
+
+
+# -- stratified patient folds (cross-validation) ------------------------------------------
+
+
+@given(labelled_items, st.integers(2, 4), st.integers(0, 1000))
+def test_stratified_patient_folds_property(numbers: list[int], n_folds: int, seed: int) -> None:
+    from radiogenomics.training import stratified_patient_folds
+
+    ids = [f"P{n:03d}" for n in numbers]
+    labels = [n % 2 for n in numbers]
+    smallest = min(sum(p % 2 == c for p in set(numbers)) for c in (0, 1))
+    if smallest < n_folds:
+        with pytest.raises(InvalidInputError, match="fewer than the"):
+            stratified_patient_folds(ids, labels, n_folds=n_folds, seed=seed)
+        return
+    folds = stratified_patient_folds(ids, labels, n_folds=n_folds, seed=seed)
+    # Every item of a patient in one fold, so every patient is validated exactly once.
+    fold_of: dict[str, int] = {}
+    for patient, fold in zip(ids, folds.tolist(), strict=True):
+        assert fold_of.setdefault(patient, fold) == fold
+    assert set(fold_of.values()) == set(range(n_folds))
+    # Stratified: each class spread evenly (counts differ by at most one between folds).
+    for label in (0, 1):
+        counts = [
+            sum(1 for p, f in fold_of.items() if f == fold and int(p[1:]) % 2 == label)
+            for fold in range(n_folds)
+        ]
+        assert max(counts) - min(counts) <= 1
+    # Deterministic, and independent of the order of the items.
+    order = np.random.default_rng(seed).permutation(len(ids))
+    shuffled = stratified_patient_folds(
+        [ids[i] for i in order], [labels[i] for i in order], n_folds=n_folds, seed=seed
+    )
+    assert np.array_equal(shuffled, folds[order])
+
+
+def test_stratified_patient_folds_depend_on_the_seed_and_refuse_bad_input() -> None:
+    from radiogenomics.errors import LabelError
+    from radiogenomics.training import stratified_patient_folds
+
+    ids = [f"{i:05d}" for i in range(30)]
+    labels = [i % 2 for i in range(30)]
+    first = stratified_patient_folds(ids, labels, n_folds=3, seed=0)
+    assert not np.array_equal(first, stratified_patient_folds(ids, labels, n_folds=3, seed=1))
+    with pytest.raises(ConfigurationError, match="n_folds=1"):
+        stratified_patient_folds(ids, labels, n_folds=1)
+    with pytest.raises(InvalidInputError, match="two classes"):
+        stratified_patient_folds(ids, [0] * 30, n_folds=3)
+    with pytest.raises(InvalidInputError, match="class 1 has 2 patient"):
+        stratified_patient_folds(["a", "b", "c", "d", "e"], [0, 0, 0, 1, 1], n_folds=3)
+    with pytest.raises(LabelError, match="one label"):
+        stratified_patient_folds(["a", "a", "b"], [0, 1, 0], n_folds=2)
+
+
+def test_given_patient_split() -> None:
+    from radiogenomics.training import given_patient_split
+
+    ids = ["a", "a", "b", "c", "c", "d"]
+    train, val = given_patient_split(ids, {"c", "d"})
+    _check_partition(ids, train, val)
+    assert val.tolist() == [3, 4, 5]
+    # A patient of the fold without an item here is fine when known.
+    train, val = given_patient_split(ids, ["b", "e"], known=["a", "b", "c", "d", "e"])
+    assert val.tolist() == [2]
+    with pytest.raises(InvalidInputError, match="unknown"):
+        given_patient_split(ids, ["b", "x"])
+    with pytest.raises(InvalidInputError, match="hold out none"):
+        given_patient_split(ids, ["e"], known=["e"])
+    with pytest.raises(InvalidInputError, match="hold out all"):
+        given_patient_split(ids, ["a", "b", "c", "d"])

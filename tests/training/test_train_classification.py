@@ -110,6 +110,27 @@ def test_validation_patients_are_held_out_and_stratified(store: Path, full_run: 
     assert len(val) == 4  # 25 % of 8 patients per class
 
 
+def test_given_validation_patients(store: Path, full_run: Path, tmp_path: Path) -> None:
+    assert json.loads((full_run / "config.json").read_text())["split"] == "stratified"
+    config = dataclasses.replace(CONFIG, epochs=1)
+    held = ["00000", "00001", "00002", "00015"]  # 00015 kept no frame: no chunk, the prior
+    out = tmp_path / "given"
+    result = train_classification(store, out, config=config, progress=False, val_patients=held)
+    assert result.val_patients == tuple(held)
+    assert set(result.train_patients) == set(FrameStore(store).labels) - set(held)
+    record = json.loads((out / "config.json").read_text())
+    assert (record["split"], record["val_patients"]) == ("given", held)
+    # A resumed run must hold out the same patients.
+    other = [*held[:-1], "00004"]
+    with pytest.raises(ConfigurationError, match="split differs"):
+        train_classification(store, out, config=config, resume=True, val_patients=other)
+    # Unknown or no patients are refused before training.
+    with pytest.raises(InvalidInputError, match="unknown"):
+        train_classification(store, tmp_path / "x", config=config, val_patients=["99999"])
+    with pytest.raises(InvalidInputError, match="hold out none"):
+        train_classification(store, tmp_path / "y", config=config, val_patients=[])
+
+
 def test_resume_ends_with_the_same_weights(store: Path, full_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "resumed"
     train_classification(store, out, config=dataclasses.replace(CONFIG, epochs=1), progress=False)

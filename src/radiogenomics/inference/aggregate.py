@@ -375,9 +375,27 @@ def bootstrap_auc_ci(
     check_range("alpha", alpha, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     truth, score = _binary_arrays(y_true, y_score)
     estimate = roc_auc(truth, score)
+    rows = _two_class_resamples(truth, n_boot=n_boot, seed=seed)
+    aucs = _rank_auc(truth[rows], score[rows])
+    low, high = np.quantile(aucs, [alpha / 2, 1 - alpha / 2])
+    return AucInterval(float(estimate), float(low), float(high), int(rows.shape[0]))
+
+
+def _two_class_resamples(
+    truth: npt.NDArray[np.int64], *, n_boot: int, seed: int
+) -> npt.NDArray[np.intp]:
+    """Draw ``n_boot`` resamples of the patients (rows, with replacement); keep those with
+    both classes.
+
+    Returns:
+        The kept resamples' row indices, of shape (n_used, N).
+
+    Raises:
+        InvalidInputError: Fewer than 10 resamples had both classes.
+    """
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, truth.size, size=(n_boot, truth.size))
-    boot_truth, boot_score = truth[rows], score[rows]
+    boot_truth = truth[rows]
     both = (boot_truth.min(axis=1) == 0) & (boot_truth.max(axis=1) == 1)
     if int(both.sum()) < 10:
         raise InvalidInputError(
@@ -385,6 +403,4 @@ def bootstrap_auc_ci(
             f"({truth.size} patients, {int(truth.sum())} positive) is too small or too "
             "unbalanced for a bootstrap interval."
         )
-    aucs = _rank_auc(boot_truth[both], boot_score[both])
-    low, high = np.quantile(aucs, [alpha / 2, 1 - alpha / 2])
-    return AucInterval(float(estimate), float(low), float(high), int(both.sum()))
+    return np.asarray(rows[both], dtype=np.intp)

@@ -16,6 +16,7 @@ from radiogenomics.io.labels import (
     is_known_bad,
     normalize_patient_id,
     patient_key,
+    read_folds,
     read_labels,
     task2_patient_ids,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "patient_key",
     "plane_from_orientation",
     "read_dicom_series",
+    "read_folds",
     "read_labels",
     "read_nifti",
     "scan_brats_cases",

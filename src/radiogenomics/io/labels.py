@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ __all__ = [
     "keyed_labels",
     "normalize_patient_id",
     "patient_key",
+    "read_folds",
     "read_labels",
     "task2_patient_ids",
 ]
@@ -115,29 +116,82 @@ def read_labels(path: str | Path) -> dict[str, int]:
             a value other than 0/1 (the message names the line); or the file is not
             UTF-8 CSV text.
     """
+    return _read_patient_values(path, "MGMT_value", _label_value, what="label file")
+
+
+def read_folds(path: str | Path) -> dict[str, int]:
+    """Read a fold assignment: a CSV with the columns ``BraTS21ID`` and ``fold``.
+
+    The seed's released ``train_stratifiedgroupkfold.csv`` is one; other columns (such
+    as ``MGMT_value``) are ignored. Fold numbers are whole numbers, kept as written
+    (0 to 4, or 1 to 5).
+
+    Args:
+        path: The CSV file.
+
+    Returns:
+        Patient identifier (zero-padded) to fold, in file order.
+
+    Raises:
+        InputNotFoundError: The file does not exist.
+        LabelError: A missing column, a missing, duplicate or non-numeric identifier, or
+            a fold that is not a whole number (the message names the line); or the file
+            is not UTF-8 CSV text.
+    """
+    return _read_patient_values(path, "fold", _fold_value, what="fold file")
+
+
+def _label_value(value: str, patient: str, line: int, path: Path) -> int:
+    if value not in {"0", "1"}:
+        raise LabelError(
+            f"line {line}: MGMT_value {value!r} for patient {patient} is not 0 or 1.",
+            path=path,
+        )
+    return int(value)
+
+
+def _fold_value(value: str, patient: str, line: int, path: Path) -> int:
+    if not re.fullmatch(r"-?[0-9]+", value):
+        raise LabelError(
+            f"line {line}: fold {value!r} for patient {patient} is not a whole number.",
+            path=path,
+        )
+    return int(value)
+
+
+def _read_patient_values(
+    path: str | Path,
+    column: str,
+    parse: Callable[[str, str, int, Path], int],
+    *,
+    what: str,
+) -> dict[str, int]:
+    """``BraTS21ID -> parse(column)`` of a CSV file, refusing what is not readable."""
     path = Path(path)
     if not path.is_file():
-        raise InputNotFoundError("the label file does not exist.", path=path)
+        raise InputNotFoundError(f"the {what} does not exist.", path=path)
     try:
-        return _parse_labels(path)
+        return _parse_patient_values(path, column, parse)
     except UnicodeDecodeError as error:
         raise LabelError(
-            f"the label file is not UTF-8 text (byte {error.start}: {error.reason}); save it "
+            f"the {what} is not UTF-8 text (byte {error.start}: {error.reason}); save it "
             "as UTF-8 CSV.",
             path=path,
         ) from None
     except csv.Error as error:
-        raise LabelError(f"the label file is not valid CSV ({error}).", path=path) from None
+        raise LabelError(f"the {what} is not valid CSV ({error}).", path=path) from None
 
 
-def _parse_labels(path: Path) -> dict[str, int]:
-    labels: dict[str, int] = {}
+def _parse_patient_values(
+    path: Path, column: str, parse: Callable[[str, str, int, Path], int]
+) -> dict[str, int]:
+    values: dict[str, int] = {}
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         fields = reader.fieldnames or []
-        if "BraTS21ID" not in fields or "MGMT_value" not in fields:
+        if "BraTS21ID" not in fields or column not in fields:
             raise LabelError(
-                f"expected columns BraTS21ID,MGMT_value; got {fields}.",
+                f"expected columns BraTS21ID,{column}; got {fields}.",
                 path=path,
             )
         for row in reader:
@@ -149,20 +203,14 @@ def _parse_labels(path: Path) -> dict[str, int]:
                 patient = normalize_patient_id(raw_id)
             except LabelError as error:
                 raise LabelError(f"line {line}: {error.message}", path=path) from None
-            if patient in labels:
+            if patient in values:
                 raise LabelError(
                     f"line {line}: patient {patient} appears more than once; keep one row "
                     "per patient.",
                     path=path,
                 )
-            value = (row.get("MGMT_value") or "").strip()
-            if value not in {"0", "1"}:
-                raise LabelError(
-                    f"line {line}: MGMT_value {value!r} for patient {patient} is not 0 or 1.",
-                    path=path,
-                )
-            labels[patient] = int(value)
-    return labels
+            values[patient] = parse((row.get(column) or "").strip(), patient, line, path)
+    return values
 
 
 def task2_patient_ids(source: str | Path) -> frozenset[str]:

@@ -649,6 +649,7 @@ def write_task2_cohort(
     n_slices: int | None = None,
     mri_types: Sequence[str] = MRI_TYPES,
     split: str = "train",
+    random_labels: bool = False,
 ) -> Path:
     """Write a Kaggle-like Task 2 cohort of synthetic DICOM patients.
 
@@ -665,6 +666,11 @@ def write_task2_cohort(
         n_slices: Slices per series (see :func:`make_task2_patient`).
         mri_types: Which MRI types to write.
         split: The split folder name (``"train"`` or ``"test"``).
+        random_labels: Break the link between images and labels: each patient's images
+            show a label drawn at random (a permutation of the labels seeded by
+            ``seed``, independent of the written one). Identifiers, written labels and
+            every other draw are those of the default cohort, so the two can be
+            compared patient for patient; no model can beat chance on this one.
 
     Returns:
         ``root`` as a :class:`~pathlib.Path`.
@@ -683,15 +689,18 @@ def write_task2_cohort(
     labels[: n_patients // 2] = 1
     labels = rng.permutation(labels)
     patient_seeds = rng.integers(0, 2**31 - 1, size=n_patients)
+    shown = np.random.default_rng([seed, 1]).permutation(labels) if random_labels else labels
     out = Path(root)
     split_dir = out / split
     split_dir.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, int]] = []
-    for number, label, patient_seed in zip(ids, labels, patient_seeds, strict=True):
+    for number, label, image_label, patient_seed in zip(
+        ids, labels, shown, patient_seeds, strict=True
+    ):
         patient_id = f"{number:05d}"
         patient = make_task2_patient(
             patient_id,
-            label=int(label),
+            label=int(image_label),
             seed=int(patient_seed),
             size=size,
             n_slices=n_slices,

@@ -5,7 +5,8 @@ writes and :class:`~radiogenomics.data.FrameStore` reads: per series, uint8 fram
 ``[image, WT * 255, ET * 255]`` of a noisy "brain" disc with a round tumor whose whole
 tumor (WT) and enhancing rim (ET) masks fill the other two channels. The label is
 trivially learnable: label 1 tumor cores are bright, label 0 cores dark (the contrast
-is ``signal``). Everything is deterministic given ``seed``.
+is ``signal``). ``random_labels=True`` (or ``signal=0``) breaks the link between frames
+and labels. Everything is deterministic given ``seed``.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def write_synthetic_frame_store(
     n_empty: int = 0,
     signal: float = 1.0,
     seed: int = 0,
+    random_labels: bool = False,
 ) -> Path:
     """Write a stage 2 frame store of synthetic patients with balanced labels.
 
@@ -89,6 +91,11 @@ def write_synthetic_frame_store(
             no slice passes the filters).
         signal: Contrast between the labels, in [0, 1].
         seed: Seeds everything.
+        random_labels: Break the link between frames and labels: each patient's frames
+            show a label drawn at random (a permutation of the labels seeded by
+            ``seed``, independent of the written one). Patients, written labels and
+            frame counts are those of the default store, so the two can be compared
+            patient for patient; no model can beat chance on this one.
 
     Returns:
         ``root`` as a :class:`~pathlib.Path`.
@@ -105,11 +112,12 @@ def write_synthetic_frame_store(
         raise ConfigurationError(f"n_empty={n_empty} must be in [0, n_patients].")
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n_patients) % 2)
+    shown = np.random.default_rng([seed, 1]).permutation(labels) if random_labels else labels
     out = Path(root)
     out.mkdir(parents=True, exist_ok=True)
     series_rows: list[list[object]] = []
     manifest_rows: list[list[object]] = []
-    for number, label in enumerate(labels.tolist()):
+    for number, label in enumerate(shown.tolist()):
         patient_id = f"{number:05d}"
         (out / patient_id).mkdir(exist_ok=True)
         for mri_type in mri_types:

@@ -9,22 +9,32 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from radiogenomics._lazy import lazy_getattr
-from radiogenomics.training.split import patient_folds, patient_split, stratified_patient_split
+from radiogenomics.training.split import (
+    given_patient_split,
+    patient_folds,
+    patient_split,
+    stratified_patient_folds,
+    stratified_patient_split,
+)
 
 __all__ = [
     "BatchAugmentParams",
     "ClassificationRunInfo",
     "ClassificationTrainConfig",
     "ClassificationTrainResult",
+    "CrossValidationResult",
     "DeviceAugment",
     "SegmentationTrainConfig",
     "TrainResult",
+    "cross_validate_classification",
+    "given_patient_split",
     "load_classification_model",
     "load_segmentation_model",
     "patient_folds",
     "patient_split",
     "resolve_amp",
     "resolve_device",
+    "stratified_patient_folds",
     "stratified_patient_split",
     "train_classification",
     "train_classification_all",
@@ -43,6 +53,8 @@ _CLASSIFICATION = frozenset(
 )
 
 _AUGMENT = frozenset({"BatchAugmentParams", "DeviceAugment"})
+
+_CROSS_VALIDATION = frozenset({"CrossValidationResult", "cross_validate_classification"})
 
 _LAZY = frozenset(
     {
@@ -65,6 +77,10 @@ if TYPE_CHECKING:
         train_classification,
         train_classification_all,
     )
+    from radiogenomics.training.cross_validation import (
+        CrossValidationResult,
+        cross_validate_classification,
+    )
     from radiogenomics.training.segmentation import (
         SegmentationTrainConfig,
         TrainResult,
@@ -81,6 +97,7 @@ __getattr__ = lazy_getattr(
     {
         **dict.fromkeys(_AUGMENT, "radiogenomics.training.augment"),
         **dict.fromkeys(_CLASSIFICATION, "radiogenomics.training.classification"),
+        **dict.fromkeys(_CROSS_VALIDATION, "radiogenomics.training.cross_validation"),
         **dict.fromkeys(_LAZY, "radiogenomics.training.segmentation"),
     },
 )

@@ -44,7 +44,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -92,7 +92,7 @@ from radiogenomics.training._runtime import (
     TrainingRuntime,
     check_fast_path,
 )
-from radiogenomics.training.split import stratified_patient_split
+from radiogenomics.training.split import given_patient_split, stratified_patient_split
 
 __all__ = [
     "CLASSIFICATION_CHECKPOINT_FORMAT",
@@ -601,6 +601,7 @@ def train_classification(
     config: ClassificationTrainConfig | None = None,
     resume: bool = False,
     progress: bool = True,
+    val_patients: Collection[str] | None = None,
 ) -> ClassificationTrainResult:
     """Train the stage 2 classifier of one MRI type on a frame store.
 
@@ -611,6 +612,11 @@ def train_classification(
         config: Training settings; default :class:`ClassificationTrainConfig`.
         resume: Continue from ``out_dir/last.*`` (starts afresh when there is none).
         progress: Show a progress bar per epoch.
+        val_patients: The patients to hold out, given explicitly (e.g. one fold of a
+            cross-validation); those with a series of the MRI type are validated, every
+            other patient of the type is trained on. Default: a stratified split of
+            ``config.val_fraction`` (``val_fraction`` is then unused). Either way the
+            split is recorded, and a resumed run must have the same one.
 
     Returns:
         The outcome, with every epoch's metrics.
@@ -620,7 +626,8 @@ def train_classification(
             is false, or the resumed run had other settings.
         InputNotFoundError: ``data_dir`` is not a frame store.
         InvalidInputError: No series of the MRI type, too few patients for the split,
-            or no chunk on one side of it.
+            no chunk on one side of it, or ``val_patients`` names a patient the store
+            does not hold, or none of this MRI type.
         LabelError: A patient of the MRI type has no label.
     """
     from tqdm.auto import tqdm
@@ -643,12 +650,16 @@ def train_classification(
             path=data_dir / "labels.csv",
         )
     patients = [p for p, _ in keys]
-    train_rows, val_rows = stratified_patient_split(
-        patients,
-        [store.labels[patient_key(p)] for p in patients],
-        val_fraction=config.val_fraction,
-        seed=config.seed,
-    )
+    split_kind = "stratified" if val_patients is None else "given"
+    if val_patients is None:
+        train_rows, val_rows = stratified_patient_split(
+            patients,
+            [store.labels[patient_key(p)] for p in patients],
+            val_fraction=config.val_fraction,
+            seed=config.seed,
+        )
+    else:
+        train_rows, val_rows = given_patient_split(patients, val_patients, known=store.patient_ids)
     train_keys = [keys[i] for i in train_rows.tolist()]
     val_keys = [keys[i] for i in val_rows.tolist()]
     train_patients = tuple(sorted({p for p, _ in train_keys}))
@@ -714,6 +725,7 @@ def train_classification(
             "val_chunks": len(val_set),
             "train_patients": list(train_patients),
             "val_patients": list(val_patients),
+            "split": split_kind,
             "train_prevalence": prior,
         }
         runtime.write_run_files(
@@ -834,6 +846,32 @@ def train_classification(
     )
 
 
+def _requested_mri_types(store: FrameStore, mri_types: Sequence[str] | None) -> list[str]:
+    """The MRI types to train, in :data:`~radiogenomics.io.MRI_TYPES` order.
+
+    Args:
+        store: The frame store.
+        mri_types: The types asked for; ``None``: every one the store holds.
+
+    Raises:
+        ConfigurationError: An unknown type.
+        InvalidInputError: The store lacks a type asked for, or holds none.
+    """
+    present = [t for t in MRI_TYPES if t in store.mri_types]
+    if mri_types is None:
+        wanted = present
+    else:
+        wanted = [check_choice("mri_types", t, MRI_TYPES) for t in mri_types]
+        missing = [t for t in wanted if t not in present]
+        if missing:
+            raise InvalidInputError(
+                f"the store has no series of {missing} (it has {present}).", path=store.root
+            )
+    if not wanted:
+        raise InvalidInputError("the store holds no series at all.", path=store.root)
+    return wanted
+
+
 def train_classification_all(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -862,19 +900,7 @@ def train_classification_all(
         ConfigurationError, LabelError: As :func:`train_classification`.
     """
     config = config or ClassificationTrainConfig()
-    store = FrameStore(data_dir)
-    present = [t for t in MRI_TYPES if t in store.mri_types]
-    if mri_types is None:
-        wanted = present
-    else:
-        wanted = [check_choice("mri_types", t, MRI_TYPES) for t in mri_types]
-        missing = [t for t in wanted if t not in present]
-        if missing:
-            raise InvalidInputError(
-                f"the store has no series of {missing} (it has {present}).", path=data_dir
-            )
-    if not wanted:
-        raise InvalidInputError("the store holds no series at all.", path=data_dir)
+    wanted = _requested_mri_types(FrameStore(data_dir), mri_types)
     return {
         mri_type: train_classification(
             data_dir,

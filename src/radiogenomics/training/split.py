@@ -8,7 +8,7 @@ identifiers and seed give the same split, on any machine.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +16,13 @@ import numpy.typing as npt
 from radiogenomics._options import check_range
 from radiogenomics.errors import ConfigurationError, InvalidInputError, LabelError
 
-__all__ = ["patient_folds", "patient_split", "stratified_patient_split"]
+__all__ = [
+    "given_patient_split",
+    "patient_folds",
+    "patient_split",
+    "stratified_patient_folds",
+    "stratified_patient_split",
+]
 
 IndexArray = npt.NDArray[np.intp]
 
@@ -30,6 +36,25 @@ def _groups(patient_ids: Sequence[str], needed: int) -> npt.NDArray[np.str_]:
             f"needs at least {needed}. Prepare more cases."
         )
     return groups
+
+
+def _patient_labels(patient_ids: Sequence[str], labels: Sequence[int]) -> dict[str, int]:
+    """``patient -> label`` of items labelled per item, refusing a patient with two labels."""
+    if len(patient_ids) != len(labels):
+        raise InvalidInputError(
+            f"got {len(patient_ids)} patient ids and {len(labels)} labels; expected one "
+            "label per item."
+        )
+    by_patient: dict[str, int] = {}
+    for patient_id, label in zip(patient_ids, labels, strict=True):
+        key, value = str(patient_id), int(label)
+        if by_patient.setdefault(key, value) != value:
+            raise LabelError(
+                f"items of this patient have labels {by_patient[key]} and {value}; a "
+                "patient has one label.",
+                patient_id=key,
+            )
+    return by_patient
 
 
 def patient_split(
@@ -108,6 +133,56 @@ def patient_folds(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def given_patient_split(
+    patient_ids: Sequence[str],
+    val_patients: Collection[str],
+    *,
+    known: Collection[str] | None = None,
+) -> tuple[IndexArray, IndexArray]:
+    """Hold out the patients named: a split chosen elsewhere (e.g. one cross-validation fold).
+
+    Items whose patient is in ``val_patients`` go to validation, the others to training.
+    Named patients without an item here are allowed when ``known`` holds them (a patient
+    of the fold who has no series of this MRI type); unknown ones are refused, as a
+    misspelt identifier would silently move a patient to training.
+
+    Args:
+        patient_ids: The patient of each item.
+        val_patients: The patients to hold out.
+        known: Every patient that may be named; default: ``patient_ids``.
+
+    Returns:
+        ``(train_indices, val_indices)``, each sorted, together covering every item once.
+
+    Raises:
+        InvalidInputError: ``val_patients`` names an unknown patient, holds out no item, or
+            holds out every item.
+
+    Example:
+        >>> train, val = given_patient_split(["a", "a", "b", "c"], {"b"})
+        >>> train.tolist(), val.tolist()
+        ([0, 1, 3], [2])
+    """
+    ids = [str(p) for p in patient_ids]
+    wanted = {str(p) for p in val_patients}
+    allowed = set(ids) if known is None else {str(p) for p in known} | set(ids)
+    unknown = sorted(wanted - allowed)
+    if unknown:
+        raise InvalidInputError(
+            f"{len(unknown)} of the {len(wanted)} validation patients given are unknown "
+            f"(first: {unknown[:5]}); name patients of the data (zero-padded identifiers)."
+        )
+    is_val = np.array([p in wanted for p in ids], dtype=bool)
+    n_val = len(set(ids) & wanted)
+    if n_val == 0 or n_val == len(set(ids)):
+        side = "none" if n_val == 0 else "all"
+        raise InvalidInputError(
+            f"the {len(wanted)} validation patients given hold out {side} of the "
+            f"{len(set(ids))} patients here; a split needs patients on both sides."
+        )
+    return np.flatnonzero(~is_val).astype(np.intp), np.flatnonzero(is_val).astype(np.intp)
+
+
 def stratified_patient_split(
     patient_ids: Sequence[str],
     labels: Sequence[int],
@@ -151,20 +226,7 @@ def stratified_patient_split(
     check_range(
         "val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False
     )
-    if len(patient_ids) != len(labels):
-        raise InvalidInputError(
-            f"got {len(patient_ids)} patient ids and {len(labels)} labels; expected one "
-            "label per item."
-        )
-    by_patient: dict[str, int] = {}
-    for patient_id, label in zip(patient_ids, labels, strict=True):
-        key, value = str(patient_id), int(label)
-        if by_patient.setdefault(key, value) != value:
-            raise LabelError(
-                f"items of this patient have labels {by_patient[key]} and {value}; a "
-                "patient has one label.",
-                patient_id=key,
-            )
+    by_patient = _patient_labels(patient_ids, labels)
     rng = np.random.default_rng(seed)
     held_out: set[str] = set()
     for value in sorted(set(by_patient.values())):
@@ -182,3 +244,71 @@ def stratified_patient_split(
         )
     is_val = np.array([str(p) in held_out for p in patient_ids], dtype=bool)
     return np.flatnonzero(~is_val).astype(np.intp), np.flatnonzero(is_val).astype(np.intp)
+
+
+def stratified_patient_folds(
+    patient_ids: Sequence[str],
+    labels: Sequence[int],
+    *,
+    n_folds: int = 5,
+    seed: int = 0,
+) -> IndexArray:
+    """The fold of every item in ``n_folds`` patient-grouped, label-stratified folds.
+
+    Every item of a patient lands in the same fold, and each fold holds about
+    ``1 / n_folds`` of each class's patients: scikit-learn's ``StratifiedGroupKFold``
+    (``shuffle=True``, ``random_state=seed``) over the patients, taken in sorted order, so
+    the folds depend on the seed and the set of patients only (not on item order). Used
+    for cross-validation (:func:`~radiogenomics.training.cross_validate_classification`):
+    every patient is validated exactly once, by the fold it is in.
+
+    Args:
+        patient_ids: The patient of each item.
+        labels: The label of each item; every item of a patient must have the same one.
+        n_folds: Number of folds, at least 2.
+        seed: Random seed of the shuffle.
+
+    Returns:
+        The fold (``0`` to ``n_folds - 1``) of each item, of dtype intp.
+
+    Raises:
+        ConfigurationError: ``n_folds`` is not a whole number of at least 2.
+        InvalidInputError: The two sequences differ in length, there is one class only,
+            or a class has fewer patients than folds (a fold would miss it, and its AUC
+            would be undefined).
+        LabelError: A patient has items with different labels.
+
+    Shape:
+        - output: (N,), one fold per item.
+
+    Example:
+        >>> ids = [f"{i:05d}" for i in range(8)]
+        >>> folds = stratified_patient_folds(ids, [0, 1] * 4, n_folds=2)
+        >>> sorted(folds.tolist())
+        [0, 0, 0, 0, 1, 1, 1, 1]
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
+        raise ConfigurationError(f"n_folds={n_folds!r} must be a whole number, at least 2.")
+    by_patient = _patient_labels(patient_ids, labels)
+    patients = sorted(by_patient)
+    classes = np.array([by_patient[p] for p in patients])
+    values, counts = np.unique(classes, return_counts=True)
+    if values.size < 2:
+        raise InvalidInputError(
+            f"all {len(patients)} patient(s) have label {values.tolist()}; stratified folds "
+            "need two classes."
+        )
+    if counts.min() < n_folds:
+        smallest = int(values[np.argmin(counts)])
+        raise InvalidInputError(
+            f"class {smallest} has {int(counts.min())} patient(s), fewer than the {n_folds} "
+            "folds, so some fold would have none of it (and no AUC); use fewer folds "
+            f"(at most {int(counts.min())}) or more patients."
+        )
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    fold_of: dict[str, int] = {}
+    for fold, (_, val) in enumerate(splitter.split(classes, classes, groups=patients)):
+        fold_of.update((patients[i], fold) for i in val.tolist())
+    return np.array([fold_of[str(p)] for p in patient_ids], dtype=np.intp)

@@ -16,7 +16,12 @@ from radiogenomics.viz.montage import (
     save_montage,
     slice_montage,
 )
-from radiogenomics.viz.roc import HeldOutPredictions, held_out_predictions, plot_roc
+from radiogenomics.viz.roc import (
+    HeldOutPredictions,
+    held_out_predictions,
+    plot_fold_rocs,
+    plot_roc,
+)
 from radiogenomics.viz.sources import evenly_spaced, read_case_slices
 
 __all__ = [
@@ -29,6 +34,7 @@ __all__ = [
     "evenly_spaced",
     "frame_montage",
     "held_out_predictions",
+    "plot_fold_rocs",
     "plot_roc",
     "plot_training_curves",
     "read_case_slices",
