@@ -97,8 +97,10 @@ def crop_box(size: int, factor: float) -> tuple[int, int]:
 
 
 MAX_ZOOM = 4.0
-"""The largest zoom factor accepted: beyond it the crop keeps under 1/16 of the slice
-(the reference uses 1.2), and the zoomed square would only cost memory."""
+"""The largest zoom factor accepted.
+
+Beyond it the crop keeps under 1/16 of the slice (the reference uses 1.2), and the
+zoomed square would only cost memory."""
 
 
 def check_zoom(name: str, factor: float) -> float:
