@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from radiogenomics._atomic import BATCH_ADVICE, atomic_text, storage_errors
+from radiogenomics._files import read_json_object
 from radiogenomics.errors import ConfigurationError, CorruptFileError, RadiogenomicsError
 
 __all__ = [
@@ -101,20 +102,10 @@ def _read_marker(folder: Path) -> str | None:
     path = folder / MARKER_NAME
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        kind = data["kind"] if isinstance(data, dict) else None
-    except (ValueError, UnicodeDecodeError, KeyError) as error:
-        raise CorruptFileError(
-            f"cannot read the marker of this output folder ({type(error).__name__}); "
-            "choose another output folder.",
-            path=path,
-        ) from error
+    fix = "Choose another output folder."
+    kind = read_json_object(path, what="the marker of this output folder", fix=fix).get("kind")
     if not isinstance(kind, str):
-        raise CorruptFileError(
-            "the marker of this output folder names no kind; choose another output folder.",
-            path=path,
-        )
+        raise CorruptFileError(f"the marker of this output folder names no kind. {fix}", path=path)
     return kind
 
 

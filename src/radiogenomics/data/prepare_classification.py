@@ -50,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from radiogenomics._atomic import BATCH_ADVICE, atomic_text, storage_errors
-from radiogenomics._files import file_digest
+from radiogenomics._files import file_digest, read_json_object
 from radiogenomics._options import (
     check_choice,
     check_fields,
@@ -74,7 +74,6 @@ from radiogenomics.data.frame_store import FRAME_MANIFEST_FIELDS, SERIES_FIELDS
 from radiogenomics.data.store import check_folder_name, commit_folder
 from radiogenomics.errors import (
     ConfigurationError,
-    CorruptFileError,
     GeometryError,
     InputNotFoundError,
     InvalidInputError,
@@ -914,16 +913,11 @@ def _check_store(
     )
     model_path = out / "segmentation-model.json"
     if model_path.is_file():
-        try:
-            previous_model = json.loads(model_path.read_text(encoding="utf-8"))
-            if not isinstance(previous_model, dict):
-                raise TypeError(f"expected a JSON object, got {type(previous_model).__name__}")
-        except (ValueError, TypeError, UnicodeDecodeError) as error:
-            raise CorruptFileError(
-                f"cannot read which stage 1 model prepared this folder ({error}); use "
-                "another --out, or --overwrite to start again.",
-                path=model_path,
-            ) from error
+        previous_model = read_json_object(
+            model_path,
+            what="which stage 1 model prepared this folder",
+            fix="Use another --out, or --overwrite to start again.",
+        )
         if previous_model.get("sha256") != model_info["sha256"]:
             raise ConfigurationError(
                 f"this folder was prepared with another stage 1 model "

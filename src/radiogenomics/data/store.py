@@ -22,7 +22,6 @@ nothing else that a rerun would read (it removes ``.partial/`` and the temporary
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import uuid
@@ -296,18 +295,12 @@ def read_prep_config(folder: Path) -> dict[str, Any]:
     Raises:
         CorruptFileError: The file is not a JSON object.
     """
+    from radiogenomics._files import read_json_object
+
     path = folder / "prepare-config.json"
     if not path.is_file():
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise CorruptFileError(
-            "the preparation settings are not valid JSON; prepare the folder again.", path=path
-        ) from None
-    if not isinstance(data, dict):
-        raise CorruptFileError("expected a JSON object.", path=path)
-    return data
+    return read_json_object(path, what="the preparation settings", fix="Prepare the folder again.")
 
 
 class PreparedSlices:
