@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
+from radiogenomics._options import check_choice
 from radiogenomics.errors import ConfigurationError
 
-__all__ = ["resolve_device"]
+__all__ = ["AmpMode", "resolve_amp", "resolve_device"]
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
@@ -43,3 +46,26 @@ def resolve_device(name: str | torch.device) -> torch.device:
                 f"cuda:{count - 1})."
             )
     return device
+
+
+AmpMode = Literal["auto", "off", "bf16", "fp16"]
+"""Mixed precision: ``"auto"`` (bf16 or fp16 on CUDA, off on CPU), ``"off"``, ``"bf16"``,
+``"fp16"`` (CUDA only)."""
+
+
+def resolve_amp(amp: AmpMode, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of an ``amp`` setting on ``device`` (None: full precision).
+
+    Raises:
+        ConfigurationError: ``"fp16"`` on a device other than CUDA.
+    """
+    check_choice("amp", amp, ("auto", "off", "bf16", "fp16"))
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return None
+    if amp == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if amp == "fp16" and device.type != "cuda":
+        raise ConfigurationError(
+            f"amp='fp16' needs CUDA, but the device is {device}; use 'bf16' or 'off'."
+        )
+    return torch.bfloat16 if amp == "bf16" else torch.float16

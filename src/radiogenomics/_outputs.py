@@ -27,12 +27,16 @@ from radiogenomics.errors import ConfigurationError, CorruptFileError, Radiogeno
 
 __all__ = [
     "MARKER_NAME",
+    "PARTIAL_DIR",
     "check_apart",
     "check_replaceable",
     "claim_folder",
     "folder_kind",
     "resolved",
 ]
+
+PARTIAL_DIR = ".partial"
+"""Folder of an output folder where cases are written before being renamed into place."""
 
 MARKER_NAME = ".radiogenomics-output.json"
 """The marker file a job writes first into an output folder it creates."""

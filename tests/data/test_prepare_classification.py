@@ -584,9 +584,9 @@ def test_series_frames_empty_and_bad_input() -> None:
 
 
 def test_config_presets_and_validation() -> None:
-    released = ClassificationPrepConfig.preset("released-code")
+    released = classification_preset("released-code")
     assert (released.area, released.count_holes) == ("largest_contour", True)
-    assert ClassificationPrepConfig.preset("writeup") == ClassificationPrepConfig()
+    assert classification_preset("writeup") == ClassificationPrepConfig()
     assert classification_preset("writeup", min_ratio=0.05).min_ratio == 0.05
     assert segmentation_preset("released-code").sampler == "stride"
     assert ClassificationPrepConfig.from_json(released.to_json()) == released

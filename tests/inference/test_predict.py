@@ -16,6 +16,7 @@ from radiogenomics.errors import ConfigurationError, InvalidInputError
 from radiogenomics.inference import read_submission, run_prediction, write_submission
 from radiogenomics.inference.predict import predict_patients
 from radiogenomics.models.sequence import SequenceClassifier
+from radiogenomics.presets import classification_preset
 from radiogenomics.testing.synthetic_dicom import write_task2_cohort
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -77,7 +78,7 @@ def test_every_patient_gets_one_row(seg_run: Path, test_dir: Path, tmp_path: Pat
 
 
 def test_frames_and_chunks_match_preparation(seg_run: Path, test_dir: Path, tmp_path: Path) -> None:
-    prep = ClassificationPrepConfig.preset("released-code", mri_types=("FLAIR", "T1wCE"))
+    prep = classification_preset("released-code", mri_types=("FLAIR", "T1wCE"))
     store = tmp_path / "store"
     assert prepare_classification(test_dir, store, segmentation_run=seg_run, config=prep).ok
     result = run_prediction(

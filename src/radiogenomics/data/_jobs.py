@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from radiogenomics._atomic import atomic_target, atomic_text
-from radiogenomics._outputs import check_apart, claim_folder
+from radiogenomics._outputs import PARTIAL_DIR, check_apart, claim_folder
 from radiogenomics.errors import (
     ConfigurationError,
     CorruptFileError,
@@ -38,9 +38,6 @@ __all__ = [
     "write_rows",
     "write_rows_atomic",
 ]
-
-PARTIAL_DIR = ".partial"
-"""Folder of an output folder where cases are written before being renamed into place."""
 
 
 class _PrepConfig(Protocol):

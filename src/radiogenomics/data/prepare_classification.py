@@ -80,9 +80,9 @@ from radiogenomics.errors import (
     RadiogenomicsError,
     StorageError,
 )
-from radiogenomics.filters import BlankSliceFilter, ContourCountFilter, TumorAreaFilter
-from radiogenomics.filters.blank import nonzero_fraction
-from radiogenomics.filters.tumor_area import AreaMeasure, AreaReference
+from radiogenomics.filters.blank import BlankSliceFilter, nonzero_fraction
+from radiogenomics.filters.contours import ContourCountFilter
+from radiogenomics.filters.tumor_area import AreaMeasure, AreaReference, TumorAreaFilter
 from radiogenomics.io.dicom import MRI_TYPES
 from radiogenomics.io.labels import KNOWN_BAD_SERIES, normalize_patient_id
 from radiogenomics.records import SliceRecord
@@ -120,10 +120,10 @@ class ClassificationPrepConfig:
 
     Thresholds keep strictly: a frame is kept when its non-zero fraction is above
     ``blank_min_fraction``, its tumor ratio above ``min_ratio``, and its number of WT
-    contours in ``[min_contours, max_contours]``. Use :meth:`preset` (or
-    :func:`~radiogenomics.presets.classification_preset`) for the named presets: the
-    released code measures areas as largest contours (``area="largest_contour"``) and
-    counts hole contours (``count_holes=True``).
+    contours in ``[min_contours, max_contours]``. The named presets come from
+    :func:`~radiogenomics.presets.classification_preset`: the released code measures
+    areas as largest contours (``area="largest_contour"``) and counts hole contours
+    (``count_holes=True``).
 
     Attributes:
         mri_types: MRI types to prepare, from :data:`~radiogenomics.io.dicom.MRI_TYPES`.
@@ -142,8 +142,8 @@ class ClassificationPrepConfig:
         exclude_known_bad: Skip :data:`~radiogenomics.io.labels.KNOWN_BAD_SERIES`.
 
     Example:
-        >>> ClassificationPrepConfig.preset("released-code").area
-        'largest_contour'
+        >>> ClassificationPrepConfig(area="largest_contour", count_holes=True).filters()[1]
+        TumorAreaFilter(min_ratio=0.025, area='largest_contour', brain_threshold=1.0)
     """
 
     mri_types: tuple[str, ...] = MRI_TYPES
@@ -167,17 +167,6 @@ class ClassificationPrepConfig:
         check_range("threshold", self.threshold, low=0.0, high=1.0)
         # Build the filters once to validate their options with their own checks.
         self.filters()
-
-    @classmethod
-    def preset(cls, name: str, **changes: Any) -> ClassificationPrepConfig:
-        """The settings of a named preset (``"writeup"``, ``"released-code"``), changed.
-
-        Raises:
-            ConfigurationError: Unknown preset or invalid change.
-        """
-        from radiogenomics.presets import classification_preset
-
-        return classification_preset(name, **changes)  # type: ignore[arg-type]
 
     def filters(self) -> tuple[BlankSliceFilter, TumorAreaFilter, ContourCountFilter]:
         """The three frame filters, in the order they run."""

@@ -29,18 +29,19 @@ from radiogenomics.data.store import (
     write_manifest,
 )
 from radiogenomics.errors import ConfigurationError, RadiogenomicsError, StorageError
-from radiogenomics.filters import BlankSliceFilter, ContourCountFilter, TumorAreaFilter
-from radiogenomics.filters.tumor_area import AreaMeasure, AreaReference
+from radiogenomics.filters.blank import BlankSliceFilter
+from radiogenomics.filters.contours import ContourCountFilter
+from radiogenomics.filters.tumor_area import AreaMeasure, AreaReference, TumorAreaFilter
 from radiogenomics.io.labels import exclude_task2_overlap
 from radiogenomics.io.nifti import MODALITIES, BratsCase, load_case
 from radiogenomics.masks import REGIONS
 from radiogenomics.pipeline import Pipeline, Step
 from radiogenomics.records import PLANES, Plane
-from radiogenomics.sampling import DistinctSampler
-from radiogenomics.sampling.distinct import SamplingMethod
-from radiogenomics.slicing import ResizeSlices, SliceExtractor
+from radiogenomics.sampling.distinct import DistinctSampler, SamplingMethod
+from radiogenomics.slicing.extractor import SliceExtractor
 from radiogenomics.slicing.geometry import Orientation
 from radiogenomics.slicing.intensity import IntensityMethod
+from radiogenomics.slicing.resize import ResizeSlices
 
 __all__ = [
     "CaseOutcome",

@@ -34,8 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from radiogenomics._atomic import BATCH_ADVICE, atomic_target, storage_errors
-from radiogenomics._outputs import check_replaceable
-from radiogenomics.data._jobs import PARTIAL_DIR
+from radiogenomics._outputs import PARTIAL_DIR, check_replaceable
 from radiogenomics.errors import CorruptFileError, InputNotFoundError, InvalidInputError
 from radiogenomics.records import PLANES, SliceRecord
 

@@ -1,52 +1,58 @@
-"""Inference: stage 1 mask prediction, zoom TTA, patient aggregation, submissions.
+"""Inference: stage 1 mask prediction, zoom TTA, patient aggregation, submissions, prediction.
 
-Importing this package imports torch (``import radiogenomics`` alone does not).
+Every name is imported on first use, so importing one module of the package (the
+NumPy-only aggregation, say) does not import the others, nor torch.
 """
 
-from radiogenomics.inference.aggregate import (
-    AucInterval,
-    ChunkReduce,
-    PatientAggregator,
-    bootstrap_auc_ci,
-    mean_over_mri_types,
-    reduce_chunks,
-    roc_auc,
-)
-from radiogenomics.inference.labels import (
-    ET_LABEL,
-    WT_LABEL,
-    check_nifti_path,
-    masks_to_label_map,
-    save_label_map,
-)
-from radiogenomics.inference.predict import (
-    REFERENCE_TTA,
-    ClassificationRun,
-    PredictionResult,
-    RunInfo,
-    predict_patients,
-    run_prediction,
-)
-from radiogenomics.inference.predict_masks import (
-    InferenceAmp,
-    MaskPredictor,
-    postprocess_probabilities,
-    predict_slice_probabilities,
-    prepare_inference_model,
-    preprocess_slices,
-    resolve_channels_last,
-    resolve_inference_amp,
-    run_model,
-    series_masks_to_nifti,
-    threshold_probabilities,
-)
-from radiogenomics.inference.submission import (
-    SUBMISSION_HEADER,
-    read_submission,
-    write_submission,
-)
-from radiogenomics.inference.tta import IMAGENET_BLACK, TTAReduce, ZoomTTA, zoom_frames
-from radiogenomics.inference.zoom import Interpolation, crop_box, zoom_in, zoom_out, zoomed_size
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from radiogenomics._lazy import lazy_getattr
+
+_MEMBERS: dict[str, str] = {
+    "AucInterval": "radiogenomics.inference.aggregate",
+    "ChunkReduce": "radiogenomics.inference.aggregate",
+    "ClassificationRun": "radiogenomics.inference.predict",
+    "ET_LABEL": "radiogenomics.inference.labels",
+    "IMAGENET_BLACK": "radiogenomics.inference.tta",
+    "InferenceAmp": "radiogenomics.inference.predict_masks",
+    "Interpolation": "radiogenomics.inference.zoom",
+    "MaskPredictor": "radiogenomics.inference.predict_masks",
+    "PatientAggregator": "radiogenomics.inference.aggregate",
+    "PredictionResult": "radiogenomics.inference.predict",
+    "REFERENCE_TTA": "radiogenomics.inference.predict",
+    "RunInfo": "radiogenomics.inference.predict",
+    "SUBMISSION_HEADER": "radiogenomics.inference.submission",
+    "TTAReduce": "radiogenomics.inference.tta",
+    "WT_LABEL": "radiogenomics.inference.labels",
+    "ZoomTTA": "radiogenomics.inference.tta",
+    "bootstrap_auc_ci": "radiogenomics.inference.aggregate",
+    "check_nifti_path": "radiogenomics.inference.labels",
+    "crop_box": "radiogenomics.inference.zoom",
+    "masks_to_label_map": "radiogenomics.inference.labels",
+    "mean_over_mri_types": "radiogenomics.inference.aggregate",
+    "postprocess_probabilities": "radiogenomics.inference.predict_masks",
+    "predict_patients": "radiogenomics.inference.predict",
+    "predict_slice_probabilities": "radiogenomics.inference.predict_masks",
+    "prepare_inference_model": "radiogenomics.inference.predict_masks",
+    "preprocess_slices": "radiogenomics.inference.predict_masks",
+    "read_submission": "radiogenomics.inference.submission",
+    "reduce_chunks": "radiogenomics.inference.aggregate",
+    "resolve_channels_last": "radiogenomics.inference.predict_masks",
+    "resolve_inference_amp": "radiogenomics.inference.predict_masks",
+    "roc_auc": "radiogenomics.inference.aggregate",
+    "run_model": "radiogenomics.inference.predict_masks",
+    "run_prediction": "radiogenomics.inference.predict",
+    "save_label_map": "radiogenomics.inference.labels",
+    "series_masks_to_nifti": "radiogenomics.inference.predict_masks",
+    "threshold_probabilities": "radiogenomics.inference.predict_masks",
+    "write_submission": "radiogenomics.inference.submission",
+    "zoom_frames": "radiogenomics.inference.tta",
+    "zoom_in": "radiogenomics.inference.zoom",
+    "zoom_out": "radiogenomics.inference.zoom",
+    "zoomed_size": "radiogenomics.inference.zoom",
+}
 
 __all__ = [
     "ET_LABEL",
@@ -91,3 +97,67 @@ __all__ = [
     "zoom_out",
     "zoomed_size",
 ]
+
+if TYPE_CHECKING:
+    from radiogenomics.inference.aggregate import (
+        AucInterval,
+        ChunkReduce,
+        PatientAggregator,
+        bootstrap_auc_ci,
+        mean_over_mri_types,
+        reduce_chunks,
+        roc_auc,
+    )
+    from radiogenomics.inference.labels import (
+        ET_LABEL,
+        WT_LABEL,
+        check_nifti_path,
+        masks_to_label_map,
+        save_label_map,
+    )
+    from radiogenomics.inference.predict import (
+        REFERENCE_TTA,
+        ClassificationRun,
+        PredictionResult,
+        RunInfo,
+        predict_patients,
+        run_prediction,
+    )
+    from radiogenomics.inference.predict_masks import (
+        InferenceAmp,
+        MaskPredictor,
+        postprocess_probabilities,
+        predict_slice_probabilities,
+        prepare_inference_model,
+        preprocess_slices,
+        resolve_channels_last,
+        resolve_inference_amp,
+        run_model,
+        series_masks_to_nifti,
+        threshold_probabilities,
+    )
+    from radiogenomics.inference.submission import (
+        SUBMISSION_HEADER,
+        read_submission,
+        write_submission,
+    )
+    from radiogenomics.inference.tta import (
+        IMAGENET_BLACK,
+        TTAReduce,
+        ZoomTTA,
+        zoom_frames,
+    )
+    from radiogenomics.inference.zoom import (
+        Interpolation,
+        crop_box,
+        zoom_in,
+        zoom_out,
+        zoomed_size,
+    )
+
+
+__getattr__ = lazy_getattr(__name__, globals(), _MEMBERS)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MEMBERS))

@@ -109,7 +109,7 @@ def resolve_inference_amp(
         >>> resolve_inference_amp("bf16", "cpu")
         torch.bfloat16
     """
-    from radiogenomics.training._common import resolve_amp  # the same rule as training
+    from radiogenomics._device import resolve_amp  # the same rule as training
 
     if isinstance(amp, bool):
         raise ConfigurationError(

@@ -33,14 +33,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
 from radiogenomics._atomic import storage_errors
-from radiogenomics._device import resolve_device
-from radiogenomics._options import check_choice
+from radiogenomics._device import AmpMode, resolve_amp, resolve_device
 from radiogenomics._outputs import check_apart
 from radiogenomics.errors import ConfigurationError, CorruptFileError
 
@@ -68,28 +67,6 @@ __all__ = [
     "write_epoch_checkpoint",
     "write_text",
 ]
-
-AmpMode = Literal["auto", "off", "bf16", "fp16"]
-"""Mixed precision: ``"auto"`` (bf16 or fp16 on CUDA, off on CPU), ``"off"``, ``"bf16"``,
-``"fp16"`` (CUDA only)."""
-
-
-def resolve_amp(amp: AmpMode, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of an ``amp`` setting on ``device`` (None: full precision).
-
-    Raises:
-        ConfigurationError: ``"fp16"`` on a device other than CUDA.
-    """
-    check_choice("amp", amp, ("auto", "off", "bf16", "fp16"))
-    if amp == "off" or (amp == "auto" and device.type != "cuda"):
-        return None
-    if amp == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if amp == "fp16" and device.type != "cuda":
-        raise ConfigurationError(
-            f"amp='fp16' needs CUDA, but the device is {device}; use 'bf16' or 'off'."
-        )
-    return torch.bfloat16 if amp == "bf16" else torch.float16
 
 
 @contextmanager

@@ -8,7 +8,7 @@ patient-grouped, label-stratified folds
 assignment, and for every fold (and MRI type) trains a classifier on the other folds
 (:func:`~radiogenomics.training.train_classification` with the fold's patients held
 out), then predicts the fold's patients with that run's best checkpoint
-(:func:`~radiogenomics.viz.held_out_predictions`, as the training loop scored them: the
+(:func:`~radiogenomics.evaluation.held_out_predictions`, as the training loop scored them: the
 mean of a series' chunk probabilities, no test-time augmentation). Every patient gets
 one out-of-fold probability per MRI type, and one combined over the types as
 ``predict`` combines them (:func:`~radiogenomics.inference.mean_over_mri_types`).
@@ -163,7 +163,7 @@ def _score_runs(
     batch_size: int,
 ) -> tuple[list[OofRow], tuple[str, ...]]:
     """Out-of-fold rows per MRI type (series with frames) and combined (every patient)."""
-    from radiogenomics.viz.roc import held_out_predictions
+    from radiogenomics.evaluation.held_out import held_out_predictions
 
     rows: list[OofRow] = []
     for (fold, mri_type), result in runs.items():

@@ -7,6 +7,7 @@ functions raise :class:`~radiogenomics.errors.MissingDependencyError`. Importing
 package imports neither OpenCV, matplotlib nor torch.
 """
 
+from radiogenomics.evaluation.held_out import HeldOutPredictions, held_out_predictions
 from radiogenomics.viz.curves import History, best_epoch, plot_training_curves, read_history
 from radiogenomics.viz.montage import (
     LABEL_COLOUR,
@@ -16,12 +17,7 @@ from radiogenomics.viz.montage import (
     save_montage,
     slice_montage,
 )
-from radiogenomics.viz.roc import (
-    HeldOutPredictions,
-    held_out_predictions,
-    plot_fold_rocs,
-    plot_roc,
-)
+from radiogenomics.viz.roc import plot_fold_rocs, plot_roc
 from radiogenomics.viz.sources import evenly_spaced, read_case_slices
 
 __all__ = [
