@@ -250,3 +250,20 @@ def test_light_modules_do_not_import_torch(module: str) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, f"import {module} loaded {done.stdout.strip()} {done.stderr}"
+
+
+def test_the_eight_design_card_names_import_from_the_top_level_lazily() -> None:
+    names = (
+        "SliceExtractor, DistinctSampler, TumorAreaFilter, ContourCountFilter, ChunkDataset, "
+        "SequenceClassifier, PatientAggregator, ZoomTTA"
+    )
+    code = (
+        "import sys\n"
+        "import radiogenomics\n"
+        "assert 'torch' not in sys.modules, 'import radiogenomics loaded torch'\n"
+        f"from radiogenomics import {names}\n"
+        "print(SequenceClassifier.__module__, ChunkDataset.__module__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["radiogenomics.models.sequence", "radiogenomics.data.chunks"]

@@ -1,7 +1,11 @@
 """radiogenomics: predict MGMT promoter methylation from brain MRI, in composable steps.
 
-The top-level namespace re-exports the public components; they are imported lazily, so
-``import radiogenomics`` is cheap (no torch, timm, smp, pydicom or OpenCV at import).
+The top-level namespace re-exports the building blocks of the two-stage solution: stage 1
+slices (``SliceExtractor``, ``DistinctSampler``, ``TumorAreaFilter``,
+``ContourCountFilter``, ``Pipeline``), stage 2 (``MaskPredictor``, ``ChunkDataset``,
+``SequenceClassifier``) and prediction (``ZoomTTA``, ``PatientAggregator``). They are
+imported lazily, so ``import radiogenomics`` is cheap (no torch, timm, smp, pydicom or
+OpenCV at import).
 """
 
 from __future__ import annotations
@@ -26,26 +30,41 @@ _EXPORTS: dict[str, str] = {
     "TumorAreaFilter": "radiogenomics.filters",
     "ContourCountFilter": "radiogenomics.filters",
     "BlankSliceFilter": "radiogenomics.filters",
+    "ChunkDataset": "radiogenomics.data.chunks",
+    "SequenceClassifier": "radiogenomics.models.sequence",
+    "ZoomTTA": "radiogenomics.inference.tta",
+    "PatientAggregator": "radiogenomics.inference.aggregate",
+    "MaskPredictor": "radiogenomics.inference.predict_masks",
     "RadiogenomicsError": "radiogenomics.errors",
 }
 
 __all__ = [
     "BlankSliceFilter",
+    "ChunkDataset",
     "ContourCountFilter",
     "DistinctSampler",
+    "MaskPredictor",
+    "PatientAggregator",
     "Pipeline",
     "RadiogenomicsError",
     "ResizeSlices",
+    "SequenceClassifier",
     "SliceExtractor",
     "SliceRecord",
     "TumorAreaFilter",
     "VolumeRecord",
+    "ZoomTTA",
     "__version__",
 ]
 
 if TYPE_CHECKING:
+    from radiogenomics.data.chunks import ChunkDataset
     from radiogenomics.errors import RadiogenomicsError
     from radiogenomics.filters import BlankSliceFilter, ContourCountFilter, TumorAreaFilter
+    from radiogenomics.inference.aggregate import PatientAggregator
+    from radiogenomics.inference.predict_masks import MaskPredictor
+    from radiogenomics.inference.tta import ZoomTTA
+    from radiogenomics.models.sequence import SequenceClassifier
     from radiogenomics.pipeline import Pipeline
     from radiogenomics.records import SliceRecord, VolumeRecord
     from radiogenomics.sampling import DistinctSampler

@@ -258,3 +258,73 @@ def test_an_unknown_backbone_names_the_closest_few() -> None:
     assert len(message) < 400
     assert "'resnet18'" in message
     assert "timm.list_models()" in message
+
+
+# -- any backbone ---------------------------------------------------------------------------
+
+FAMILIES = {
+    "resnet": "test_resnet",
+    "efficientnet": "test_efficientnet",
+    "mobilenetv3": "mobilenetv3_small_050",  # pooled width 1024, num_features 288
+    "lcnet": "lcnet_050",  # pooled width 1280, num_features 256
+    "mobilenetv4": "mobilenetv4_conv_small",  # pooled width 1280, num_features 960
+    "convnext": "test_convnext",
+    "regnet": "regnetx_002",
+    "nfnet": "test_nfnet",
+}
+
+
+@pytest.mark.parametrize("name", list(FAMILIES.values()), ids=list(FAMILIES))
+def test_every_timm_family_trains(name: str) -> None:
+    # MobileNetV3 used to fail at the first forward: "shape '[4, 288]' is invalid for
+    # input of size 4096" (its num_features is not its pooled width).
+    import timm
+
+    torch.manual_seed(0)
+    model = SequenceClassifier(backbone=name, hidden_size=8, sequence_length=3)
+    probe = timm.create_model(name, pretrained=False, num_classes=0).eval()
+    assert model.num_features == probe(torch.zeros(1, 3, 64, 64)).shape[1]
+    frames = torch.randn(2, 3, 3, 64, 64)
+    logits = model(frames)
+    assert logits.shape == (2,)
+    assert torch.isfinite(logits).all()
+    logits.sum().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert any(float(g.abs().sum()) > 0 for g in grads if g is not None)
+
+
+def _tiny_backbone(width: int = 12) -> torch.nn.Module:
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, width, 3, stride=2),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+    )
+
+
+def test_a_module_backbone_works_and_its_width_is_measured() -> None:
+    backbone = _tiny_backbone(12)
+    model = SequenceClassifier(backbone=backbone, hidden_size=4, sequence_length=2, head="pooled")
+    assert model.backbone is backbone
+    assert model.num_features == 12
+    assert model.backbone_name == "Sequential"
+    assert model(torch.randn(2, 2, 3, 32, 32), torch.ones(2, 2, dtype=torch.bool)).shape == (2,)
+    given = SequenceClassifier(backbone=_tiny_backbone(5), num_features=5, sequence_length=2)
+    assert given.num_features == 5
+    model.freeze_backbone()
+    assert model.backbone_frozen
+
+
+def test_module_backbones_that_cannot_work_are_refused() -> None:
+    unpooled = torch.nn.Conv2d(3, 4, 3)
+    with pytest.raises(ConfigurationError, match=r"pooled features of shape \(N, F\)"):
+        SequenceClassifier(backbone=unpooled)
+    with pytest.raises(ConfigurationError, match="carries its own weights"):
+        SequenceClassifier(backbone=_tiny_backbone(), pretrained_weights="w.safetensors")
+    fixed = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 6))
+    with pytest.raises(ConfigurationError, match="probe_size"):
+        SequenceClassifier(backbone=fixed)
+    assert SequenceClassifier(backbone=fixed, probe_size=32).num_features == 6
+    with pytest.raises(ConfigurationError, match="timm model name or an nn.Module"):
+        SequenceClassifier(backbone=3)  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ __all__ = [
     "SequenceClassifier",
     "SequenceHead",
     "create_segmentation_model",
+    "feature_width",
     "load_backbone_weights",
     "load_segmentation_model",
     "load_state_dict_file",
@@ -34,12 +35,13 @@ __all__ = [
     "training_orientation",
 ]
 
-_LAZY = frozenset({"SequenceClassifier", "SequenceHead", "load_backbone_weights"})
+_LAZY = frozenset({"SequenceClassifier", "SequenceHead", "feature_width", "load_backbone_weights"})
 
 if TYPE_CHECKING:
     from radiogenomics.models.sequence import (
         SequenceClassifier,
         SequenceHead,
+        feature_width,
         load_backbone_weights,
     )
 

@@ -36,7 +36,7 @@ from radiogenomics._options import check_choice, check_range, short_repr
 from radiogenomics.errors import ConfigurationError, GeometryError, InvalidInputError
 from radiogenomics.models.segmentation import HUB_WEIGHT_NAMES, load_state_dict_file
 
-__all__ = ["SequenceClassifier", "SequenceHead", "load_backbone_weights"]
+__all__ = ["SequenceClassifier", "SequenceHead", "feature_width", "load_backbone_weights"]
 
 SequenceHead = Literal["concat", "pooled"]
 """How the LSTM outputs become one logit — all time steps concatenated (the reference) or
@@ -125,15 +125,73 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
     backbone.load_state_dict(kept, strict=True)
 
 
-class SequenceClassifier(nn.Module):
-    """A timm backbone shared across time steps, a (Bi)LSTM and a one-logit head.
+def _probe_size(backbone: nn.Module) -> int:
+    """The frame side at which a backbone's output width is measured."""
+    config = getattr(backbone, "pretrained_cfg", None) or {}
+    size = config.get("input_size") if isinstance(config, dict) else None
+    if isinstance(size, (tuple, list)) and len(size) == 3 and isinstance(size[-1], int):
+        return int(size[-1])
+    return 224
+
+
+def feature_width(backbone: nn.Module, *, in_chans: int = 3, size: int | None = None) -> int:
+    """The width of a backbone's pooled output, measured with one dry forward pass.
+
+    A timm model's ``num_features`` is the width *before* its head; some families
+    (MobileNetV3, LCNet, MobileNetV4) add a hidden head layer, so their pooled output is
+    wider. Measuring the output is right for every model, timm's or the user's.
 
     Args:
-        backbone: A timm model name (``timm.list_models()``); built with
-            ``pretrained=False, num_classes=0``. Its embedding size is read from
-            ``num_features`` (2304 for ``eca_nfnet_l0``).
-        pretrained_weights: A local file with the backbone's weights, or ``None`` for a
-            random initialisation. Hub names (``"imagenet"``, ``"hf-hub:..."``) are refused.
+        backbone: Maps (N, C, H, W) frames to (N, F) features.
+        in_chans: Channels of the frames.
+        size: Side of the probe frames; default: the timm model's default input size,
+            or 224.
+
+    Returns:
+        ``F``.
+
+    Raises:
+        ConfigurationError: The backbone fails on a probe frame, or does not return
+            pooled features of shape (N, F).
+    """
+    side = size or _probe_size(backbone)
+    training = backbone.training
+    parameter = next(backbone.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    backbone.eval()
+    try:
+        with torch.no_grad():
+            output = backbone(torch.zeros(2, in_chans, side, side, device=device))
+    except Exception as error:
+        raise ConfigurationError(
+            f"the backbone ({type(backbone).__name__}) failed on probe frames of shape "
+            f"(2, {in_chans}, {side}, {side}) ({type(error).__name__}: {error}); pass "
+            "num_features= (its output width) or a frame size it accepts (probe_size=)."
+        ) from error
+    finally:
+        backbone.train(training)
+    if not isinstance(output, torch.Tensor) or output.ndim != 2 or output.shape[0] != 2:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output)
+        raise ConfigurationError(
+            f"the backbone ({type(backbone).__name__}) must map (N, C, H, W) frames to "
+            f"pooled features of shape (N, F); it returned {shape}. End it with "
+            "nn.AdaptiveAvgPool2d(1) and nn.Flatten() (a timm model: num_classes=0)."
+        )
+    return int(output.shape[1])
+
+
+class SequenceClassifier(nn.Module):
+    """A backbone shared across time steps, a (Bi)LSTM and a one-logit head.
+
+    Args:
+        backbone: A timm model name (``timm.list_models()``), built with
+            ``pretrained=False, num_classes=0``; or any ``nn.Module`` that maps
+            (N, C, H, W) frames to pooled features (N, F). The width ``F`` is measured
+            with one dry forward pass (timm's ``num_features`` is not the pooled width of
+            every family), unless ``num_features`` gives it.
+        pretrained_weights: A local file with the (timm) backbone's weights, or ``None``
+            for a random initialisation. Hub names (``"imagenet"``, ``"hf-hub:..."``) are
+            refused. A module backbone carries its own weights.
         hidden_size: LSTM hidden size per direction (writeup 64, released code 128).
         num_layers: Stacked LSTM layers.
         bidirectional: A bidirectional LSTM (the reference) or a forward one.
@@ -142,10 +200,13 @@ class SequenceClassifier(nn.Module):
         dropout: Dropout before the linear head (and between LSTM layers when
             ``num_layers > 1``); 0 in the reference.
         in_chans: Channels per frame (3: image, WT, ET).
+        num_features: The backbone's output width, when known (no probe pass then).
+        probe_size: Side of the probe frames (default: the timm model's default input
+            size, or 224).
 
     Raises:
-        ConfigurationError: An option is invalid, the backbone is unknown, or hub weights
-            were asked for.
+        ConfigurationError: An option is invalid, the backbone is unknown or does not
+            return pooled features, or hub weights were asked for.
 
     Shape:
         - frames: (B, L, C, H, W), float.
@@ -157,12 +218,16 @@ class SequenceClassifier(nn.Module):
         >>> model = SequenceClassifier(backbone="test_resnet", sequence_length=4)
         >>> model(torch.zeros(2, 4, 3, 32, 32)).shape
         torch.Size([2])
+        >>> tiny = torch.nn.Sequential(
+        ...     torch.nn.Conv2d(3, 8, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+        >>> SequenceClassifier(backbone=tiny, sequence_length=4).num_features
+        8
     """
 
     def __init__(
         self,
         *,
-        backbone: str = "eca_nfnet_l0",
+        backbone: str | nn.Module = "eca_nfnet_l0",
         pretrained_weights: str | Path | None = None,
         hidden_size: int = 64,
         num_layers: int = 1,
@@ -171,25 +236,46 @@ class SequenceClassifier(nn.Module):
         head: SequenceHead = "concat",
         dropout: float = 0.0,
         in_chans: int = 3,
+        num_features: int | None = None,
+        probe_size: int | None = None,
     ) -> None:
         super().__init__()
-        import timm
-
         check_choice("head", head, _HEADS)
         for name, value in (
             ("hidden_size", hidden_size),
             ("num_layers", num_layers),
             ("sequence_length", sequence_length),
             ("in_chans", in_chans),
+            *((("num_features", num_features),) if num_features is not None else ()),
+            *((("probe_size", probe_size),) if probe_size is not None else ()),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name}={value!r} must be a positive whole number.")
         check_range("dropout", dropout, low=0.0, high=1.0, high_inclusive=False)
-        if not timm.is_model(backbone):
-            check_choice("backbone", backbone, timm.list_models(), listing="timm.list_models()")
-        weights = None if pretrained_weights is None else _backbone_weight_path(pretrained_weights)
+        if isinstance(backbone, nn.Module):
+            if pretrained_weights is not None:
+                raise ConfigurationError(
+                    "pretrained_weights is for a timm backbone named by a string; a module "
+                    "backbone carries its own weights (load them into it first)."
+                )
+            module = backbone
+            self.backbone_name = type(backbone).__name__
+        elif isinstance(backbone, str):
+            import timm
 
-        self.backbone_name = backbone
+            if not timm.is_model(backbone):
+                check_choice("backbone", backbone, timm.list_models(), listing="timm.list_models()")
+            weights = (
+                None if pretrained_weights is None else _backbone_weight_path(pretrained_weights)
+            )
+            module = timm.create_model(backbone, pretrained=False, num_classes=0, in_chans=in_chans)
+            if weights is not None:
+                load_backbone_weights(module, weights)
+            self.backbone_name = backbone
+        else:
+            raise ConfigurationError(
+                f"backbone={backbone!r} must be a timm model name or an nn.Module."
+            )
         self.pretrained_weights = pretrained_weights
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -199,18 +285,12 @@ class SequenceClassifier(nn.Module):
         self.dropout_p = float(dropout)
         self.in_chans = in_chans
 
-        self.backbone: nn.Module = timm.create_model(
-            backbone, pretrained=False, num_classes=0, in_chans=in_chans
+        self.backbone: nn.Module = module
+        self.num_features = (
+            num_features
+            if num_features is not None
+            else feature_width(module, in_chans=in_chans, size=probe_size)
         )
-        if weights is not None:
-            load_backbone_weights(self.backbone, weights)
-        num_features = self.backbone.num_features
-        if not isinstance(num_features, int) or num_features < 1:
-            raise ConfigurationError(
-                f"backbone {backbone!r} does not publish an integer num_features "
-                f"(got {num_features!r}); use a timm classification model."
-            )
-        self.num_features = num_features
         self.lstm = nn.LSTM(
             input_size=self.num_features,
             hidden_size=hidden_size,
