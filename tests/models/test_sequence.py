@@ -326,5 +326,5 @@ def test_module_backbones_that_cannot_work_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="probe_size"):
         SequenceClassifier(backbone=fixed)
     assert SequenceClassifier(backbone=fixed, probe_size=32).num_features == 6
-    with pytest.raises(ConfigurationError, match="timm model name or an nn.Module"):
+    with pytest.raises(ConfigurationError, match=r"timm model name or an nn\.Module"):
         SequenceClassifier(backbone=3)  # type: ignore[arg-type]
