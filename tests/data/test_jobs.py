@@ -17,7 +17,7 @@ from radiogenomics.errors import ConfigurationError
 
 # Runs the command line with every case slowed down, so that a test can act mid-batch.
 _SLOW = """
-import importlib, sys, time
+import importlib, signal, sys, time
 
 # (radiogenomics.data.prepare_segmentation is also the name of a function)
 job = importlib.import_module("radiogenomics.data.prepare_segmentation")
@@ -32,6 +32,9 @@ def slow(*args, **kwargs):
 
 
 job.prepare_case = slow
+# As in a terminal: a shell that starts a job in the background (CI does) makes it
+# ignore SIGINT, and Python then keeps ignoring it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from radiogenomics.cli import main
 
 sys.exit(main(sys.argv[2:]))
