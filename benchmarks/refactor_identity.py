@@ -48,11 +48,15 @@ def _cli(*argv: str) -> None:
 
 
 def _tree(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.name.endswith(".png")
-    }
+    digests = {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.name.endswith(".png"):
+            continue
+        data = path.read_bytes()
+        if path.name == "segmentation-model.json":  # its path names this run's temp folder
+            data = json.loads(data)["sha256"].encode()
+        digests[str(path.relative_to(root))] = hashlib.sha256(data).hexdigest()
+    return digests
 
 
 def _tensors(path: Path) -> dict[str, str]:

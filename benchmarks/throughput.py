@@ -382,13 +382,25 @@ def _library_segmentation_inference(
     return lambda: predictor.predict_slices(slices)
 
 
+class _EmptyMasks:
+    """A mask function of empty masks (the benchmark's recipe, never called)."""
+
+    def __call__(self, slices: Any) -> Any:
+        import numpy as np
+
+        return np.zeros((len(slices), 2, *slices.shape[1:]), dtype=np.uint8)
+
+    def __repr__(self) -> str:
+        return "EmptyMasks()"
+
+
 def _library_classification_inference(
     spec: ModelSpec, base: Any, s: Settings, device: Any, dtype: Any
 ) -> Callable[[], object]:
     """One batch of chunks of one series through the stage 2 prediction code."""
     import numpy as np
 
-    from radiogenomics.data import ClassificationPrepConfig
+    from radiogenomics.data import FrameRecipe
     from radiogenomics.inference import (
         REFERENCE_TTA,
         ClassificationRun,
@@ -404,7 +416,7 @@ def _library_classification_inference(
         path=Path("benchmark"),
         model=model,
         mri_type="FLAIR",
-        prep=ClassificationPrepConfig(),
+        recipe=FrameRecipe(_EmptyMasks()),  # not called: the step is given frames
         image_size=s.image_size,
         sequence_length=s.frames,
         stride=s.stride,

@@ -49,6 +49,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "radiogenomics.data.store",
         "radiogenomics.data.frame_store",
         "radiogenomics.data.frames",
+        "radiogenomics.data.slices",
         "radiogenomics.data.chunks",
         "radiogenomics.data.segmentation_dataset",
         "radiogenomics.inference.zoom",

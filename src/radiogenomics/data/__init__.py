@@ -15,27 +15,35 @@ from radiogenomics.data.frame_store import (
     FrameStore,
     SeriesKey,
 )
-from radiogenomics.data.prepare_classification import (
+from radiogenomics.data.frames import (
     ClassificationPrepConfig,
+    FrameRecipe,
+    MaskFunction,
+    frames_from_masks,
+    series_frames,
+    series_to_frames,
+)
+from radiogenomics.data.prepare_classification import (
     ClassificationPrepReport,
     PatientOutcome,
     SeriesOutcome,
     SeriesStatus,
-    find_series_inputs,
-    is_excluded_series,
-    load_series_pixels,
     prepare_classification,
     prepare_patient,
-    series_frames,
-    series_to_frames,
 )
 from radiogenomics.data.prepare_segmentation import (
     CaseOutcome,
     PrepareReport,
-    SegmentationPrepConfig,
-    build_segmentation_pipeline,
     prepare_case,
     prepare_segmentation,
+)
+from radiogenomics.data.slices import (
+    SegmentationPrepConfig,
+    SliceRecipe,
+    SliceStep,
+    VolumeStep,
+    build_segmentation_pipeline,
+    describe_step,
 )
 from radiogenomics.data.store import (
     MANIFEST_FIELDS,
@@ -45,6 +53,7 @@ from radiogenomics.data.store import (
     write_case,
     write_manifest,
 )
+from radiogenomics.io.task2 import find_series_inputs, is_excluded_series, load_series_pixels
 
 __all__ = [
     "FRAME_MANIFEST_FIELDS",
@@ -62,10 +71,12 @@ __all__ = [
     "ClassificationPrepConfig",
     "ClassificationPrepReport",
     "FrameInput",
+    "FrameRecipe",
     "FrameSource",
     "FrameStore",
     "LastChunkPolicy",
     "LazyFrames",
+    "MaskFunction",
     "PatientOutcome",
     "PrepareReport",
     "PreparedSlice",
@@ -76,12 +87,17 @@ __all__ = [
     "SeriesKey",
     "SeriesOutcome",
     "SeriesStatus",
+    "SliceRecipe",
+    "SliceStep",
+    "VolumeStep",
     "apply_augmentation",
     "as_frame_source",
     "augment_frames",
     "build_segmentation_pipeline",
     "chunk_starts",
+    "describe_step",
     "find_series_inputs",
+    "frames_from_masks",
     "is_excluded_series",
     "load_series_pixels",
     "normalise_frames",
@@ -105,12 +121,15 @@ _CHUNKS = frozenset(
         "ChunkItem",
         "ChunkRef",
         "FrameInput",
+        "FrameRecipe",
         "FrameSource",
         "LastChunkPolicy",
         "LazyFrames",
+        "MaskFunction",
         "as_frame_source",
         "augment_frames",
         "chunk_starts",
+        "describe_step",
         "normalise_frames",
     }
 )

@@ -8,7 +8,7 @@ atomically, ``failures.csv`` included.
 from __future__ import annotations
 
 import csv
-import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -16,14 +16,13 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from radiogenomics._atomic import atomic_target, atomic_text
+from radiogenomics._files import read_json_object
 from radiogenomics._outputs import PARTIAL_DIR, check_apart, claim_folder
 from radiogenomics.errors import (
     ConfigurationError,
-    CorruptFileError,
-    RadiogenomicsError,
     StorageError,
 )
 
@@ -40,82 +39,76 @@ __all__ = [
 ]
 
 
-class _PrepConfig(Protocol):
-    """A preparation settings dataclass that writes itself as JSON."""
-
-    __dataclass_fields__: ClassVar[dict[str, Any]]
-
-    def to_json(self) -> str:
-        """The settings as JSON (what ``prepare-config.json`` holds)."""
-        ...
-
-
-_C = TypeVar("_C", bound=_PrepConfig)
+def _changes(previous: Any, current: Any, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every setting that differs between two records."""
+    if isinstance(previous, dict) and isinstance(current, dict):
+        return [
+            change
+            for key in sorted(set(previous) | set(current))
+            for change in _changes(previous.get(key), current.get(key), f"{prefix}{key}.")
+        ]
+    if previous != current:
+        return [f"{prefix.rstrip('.')}: {previous!r} -> {current!r}"]
+    return []
 
 
 def check_prep_config(
     out: Path,
-    config: _C,
-    load: Callable[[Path], _C],
+    record: Mapping[str, Any],
     *,
     kind: str,
     overwrite: bool,
     inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = (),
 ) -> None:
-    """Start an output folder, or check that it was prepared with ``config``.
+    """Start an output folder, or check that it was prepared with the same recipe.
 
     Refuses an ``out`` that is, contains or lies inside one of ``inputs``, and any
     existing folder that this library did not make (see
     :func:`~radiogenomics._outputs.claim_folder`); with ``overwrite``, deletes a folder
-    it made first. Then compares ``out/prepare-config.json`` with ``config`` (writing
-    it when absent).
+    it made first. Then compares ``out/prepare-config.json`` with ``record`` (writing it
+    when absent, as sorted, indented JSON).
 
     Args:
         out: The output folder.
-        config: The settings of this run.
-        load: Reads the settings of a ``prepare-config.json``.
+        record: The recipe's record (its settings, or its steps), JSON-ready.
         kind: The kind of output folder (its marker).
         overwrite: Delete ``out`` first (only a folder of ``kind`` this library made).
         inputs: ``(option, path)`` of the job's inputs, which ``out`` must stay apart from.
 
     Raises:
         ConfigurationError: ``out`` is or holds an input, holds files this library did
-            not write, or was prepared with other settings.
+            not write, or was prepared with another recipe (naming each change).
+        CorruptFileError: ``out``'s ``prepare-config.json`` cannot be read.
     """
     path = out / "prepare-config.json"
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    current = json.loads(text)  # tuples as lists, as the file holds them
     check_apart(out, inputs)
 
     def written_before_markers(folder: Path) -> bool:
-        return (folder / "prepare-config.json").is_file() and load(
-            folder / "prepare-config.json"
-        ) is not None
+        settings = folder / "prepare-config.json"
+        return settings.is_file() and _read_record(settings) is not None
 
     claim_folder(out, kind=kind, overwrite=overwrite, adopt=written_before_markers)
     if path.is_file():
-        try:
-            previous = load(path)
-        except RadiogenomicsError:
-            raise
-        except Exception as error:  # JSON, wrong types: a damaged or foreign file
-            raise CorruptFileError(
-                f"cannot read the settings of this folder ({type(error).__name__}: {error}); "
-                "was it written by radiogenomics? Use another --out, or --overwrite to start "
-                "again.",
-                path=path,
-            ) from error
-        if previous != config:
-            changed = [
-                f"{f.name}: {getattr(previous, f.name)!r} -> {getattr(config, f.name)!r}"
-                for f in dataclasses.fields(config)
-                if getattr(previous, f.name) != getattr(config, f.name)
-            ]
+        previous = _read_record(path)
+        if previous != current:
             raise ConfigurationError(
-                "this folder was prepared with other settings (" + "; ".join(changed) + "). "
-                "Use another --out, or --overwrite to start again.",
+                "this folder was prepared with other settings ("
+                + "; ".join(_changes(previous, current))
+                + "). Use another --out, or --overwrite to start again.",
                 path=out,
             )
     else:
-        atomic_text(path, config.to_json() + "\n")
+        atomic_text(path, text)
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    return read_json_object(
+        path,
+        what="the settings of this folder (was it written by radiogenomics?)",
+        fix="Use another --out, or --overwrite to start again.",
+    )
 
 
 def remove_leftovers(out: Path) -> None:

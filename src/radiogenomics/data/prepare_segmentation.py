@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
+import pickle
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from radiogenomics._options import check_choice, check_names
 from radiogenomics._outputs import check_replaceable
 from radiogenomics.data._jobs import (
     check_prep_config,
@@ -22,6 +20,11 @@ from radiogenomics.data._jobs import (
     write_failures,
     write_rows_atomic,
 )
+from radiogenomics.data.slices import (
+    SegmentationPrepConfig,
+    SliceRecipe,
+    build_segmentation_pipeline,
+)
 from radiogenomics.data.store import (
     CASE_DONE_FILE,
     check_folder_name,
@@ -29,130 +32,23 @@ from radiogenomics.data.store import (
     write_manifest,
 )
 from radiogenomics.errors import ConfigurationError, RadiogenomicsError, StorageError
-from radiogenomics.filters.blank import BlankSliceFilter
-from radiogenomics.filters.contours import ContourCountFilter
-from radiogenomics.filters.tumor_area import AreaMeasure, AreaReference, TumorAreaFilter
 from radiogenomics.io.labels import exclude_task2_overlap
-from radiogenomics.io.nifti import MODALITIES, BratsCase, load_case
-from radiogenomics.masks import REGIONS
+from radiogenomics.io.nifti import BratsCase
 from radiogenomics.pipeline import Pipeline, Step
-from radiogenomics.records import PLANES, Plane
-from radiogenomics.sampling.distinct import DistinctSampler, SamplingMethod
-from radiogenomics.slicing.extractor import SliceExtractor
-from radiogenomics.slicing.geometry import Orientation
-from radiogenomics.slicing.intensity import IntensityMethod
-from radiogenomics.slicing.resize import ResizeSlices
 
 __all__ = [
+    "PREPARED_SLICES_KIND",
     "CaseOutcome",
     "PrepareReport",
     "SegmentationPrepConfig",
+    "SliceRecipe",
     "build_segmentation_pipeline",
     "prepare_case",
     "prepare_segmentation",
 ]
 
-StepOrder = Literal["sample-then-filter", "filter-then-sample"]
-
-
-@dataclass(frozen=True)
-class SegmentationPrepConfig:
-    """Every setting of stage 1 preparation (defaults: the writeup).
-
-    See :mod:`radiogenomics.presets` for the named presets and where they differ.
-
-    Attributes:
-        modalities: Modalities to slice (each gives its own slices, as in the reference).
-        planes: Planes to slice.
-        orientation: In-plane layout of slices (see
-            :data:`~radiogenomics.slicing.Orientation`).
-        intensity: Per-volume normalisation to uint8.
-        size: Final slice size (square); ``None`` keeps native sizes.
-        blank_min_fraction: If set, drop slices whose non-zero fraction is not above it.
-        min_ratio: :class:`~radiogenomics.filters.TumorAreaFilter` threshold (strict).
-        reference: Tumor area over ``"brain"`` or the whole ``"slice"``.
-        area: ``"pixels"`` or ``"largest_contour"``.
-        max_contours: If set, apply :class:`~radiogenomics.filters.ContourCountFilter`.
-        sampler: ``"similarity"`` (writeup) or ``"stride"`` (released code).
-        max_similarity: Similarity threshold of the ``"similarity"`` sampler.
-        stride_fraction: Stride fraction of the ``"stride"`` sampler.
-        order: Sample then filter (the writeup's order) or filter then sample (the code).
-        regions: Mask channels, in order.
-    """
-
-    modalities: tuple[str, ...] = MODALITIES
-    planes: tuple[Plane, ...] = PLANES
-    orientation: Orientation = "radiological"
-    intensity: IntensityMethod = "minmax"
-    size: int | None = 224
-    blank_min_fraction: float | None = None
-    min_ratio: float = 0.01
-    reference: AreaReference = "brain"
-    area: AreaMeasure = "pixels"
-    max_contours: int | None = None
-    sampler: SamplingMethod = "similarity"
-    max_similarity: float = 0.9
-    stride_fraction: float = 0.1
-    order: StepOrder = "sample-then-filter"
-    regions: tuple[str, ...] = ("WT", "ET")
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "modalities", check_names("modalities", self.modalities, MODALITIES)
-        )
-        object.__setattr__(self, "planes", check_names("planes", self.planes, PLANES))
-        object.__setattr__(self, "regions", check_names("regions", self.regions, REGIONS))
-        check_choice("order", self.order, ("sample-then-filter", "filter-then-sample"))
-        if self.size is not None and self.size < 8:
-            raise ConfigurationError(f"size={self.size} is too small; use at least 8 or None.")
-        # Build once to validate every option with the components' own checks.
-        build_segmentation_pipeline(self)
-
-    def to_json(self) -> str:
-        """The settings as JSON (what ``prepare-config.json`` holds)."""
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> SegmentationPrepConfig:
-        """Settings from :meth:`to_json` output."""
-        data = json.loads(text)
-        for key in ("modalities", "planes", "regions"):
-            data[key] = tuple(data[key])
-        return cls(**data)
-
-
-def build_segmentation_pipeline(config: SegmentationPrepConfig) -> Pipeline:
-    """The slice pipeline of stage 1 preparation, as an ordered list of steps.
-
-    Filters run at native resolution and resizing comes last, so that only kept slices
-    are resized.
-    """
-    steps: list[Step] = [
-        SliceExtractor(
-            planes=config.planes, orientation=config.orientation, intensity=config.intensity
-        )
-    ]
-    if config.blank_min_fraction is not None:
-        steps.append(BlankSliceFilter(min_fraction=config.blank_min_fraction))
-    filters: list[Step] = [
-        TumorAreaFilter(
-            min_ratio=config.min_ratio,
-            reference=config.reference,
-            area=config.area,
-            channel=config.regions[0],
-        )
-    ]
-    if config.max_contours is not None:
-        filters.append(ContourCountFilter(max_contours=config.max_contours, min_contours=0))
-    sampler = DistinctSampler(
-        method=config.sampler,
-        max_similarity=config.max_similarity,
-        fraction=config.stride_fraction,
-    )
-    steps += [sampler, *filters] if config.order == "sample-then-filter" else [*filters, sampler]
-    if config.size is not None:
-        steps.append(ResizeSlices(size=config.size))
-    return Pipeline(steps)
+PREPARED_SLICES_KIND = "prepared-slices"
+"""The marker kind of a stage 1 prepared folder."""
 
 
 @dataclass(frozen=True)
@@ -223,17 +119,26 @@ def _valid_id(case_id: str, out: Path) -> bool:
     return True
 
 
-def prepare_case(case: BratsCase, out: str | Path, config: SegmentationPrepConfig) -> CaseOutcome:
-    """Prepare one case: load, slice, sample, filter, resize and write it atomically.
+def prepare_case(
+    case: BratsCase, out: str | Path, recipe: SliceRecipe | SegmentationPrepConfig
+) -> CaseOutcome:
+    """Prepare one case with a recipe (slice, sample, filter, resize) and write it atomically.
 
     Library errors of the case (bad files, geometry, labels, an identifier that is not a
     plain folder name) give a ``"failed"`` outcome naming the reason; anything else
     propagates.
 
+    Args:
+        case: The case.
+        out: The prepared folder.
+        recipe: What the case becomes (settings are turned into the library's recipe).
+
     Raises:
         StorageError: The case cannot be written (a full disk); nothing of it is left.
     """
     out = Path(out)
+    if isinstance(recipe, SegmentationPrepConfig):
+        recipe = SliceRecipe.from_config(recipe)
     try:
         check_folder_name(case.case_id, out)
     except RadiogenomicsError as error:
@@ -245,12 +150,7 @@ def prepare_case(case: BratsCase, out: str | Path, config: SegmentationPrepConfi
     except ConfigurationError as error:
         return CaseOutcome(case.case_id, "failed", error=str(error))
     try:
-        pipeline = build_segmentation_pipeline(config)
-        volumes = load_case(case, modalities=config.modalities).volumes(
-            regions=config.regions  # type: ignore[arg-type]
-        )
-        records = [r for volume in volumes for r in pipeline(volume)]
-        rows = write_case(records, out, case.case_id)
+        rows = write_case(recipe(case), out, case.case_id)
     except StorageError:
         raise
     except RadiogenomicsError as error:
@@ -258,26 +158,44 @@ def prepare_case(case: BratsCase, out: str | Path, config: SegmentationPrepConfi
     return CaseOutcome(case.case_id, "written", n_slices=len(rows))
 
 
-def _load_config(path: Path) -> SegmentationPrepConfig:
-    return SegmentationPrepConfig.from_json(path.read_text(encoding="utf-8"))
-
-
-PREPARED_SLICES_KIND = "prepared-slices"
-"""The marker kind of a stage 1 prepared folder."""
-
-
 def _check_config(
-    out: Path, config: SegmentationPrepConfig, overwrite: bool, cases: Sequence[BratsCase]
+    out: Path, recipe: SliceRecipe, overwrite: bool, cases: Sequence[BratsCase]
 ) -> None:
     check_prep_config(
         out,
-        config,
-        _load_config,
+        recipe.record(),
         kind=PREPARED_SLICES_KIND,
         overwrite=overwrite,
         inputs=[(f"case folder {c.case_id}", c.folder) for c in cases],
     )
     remove_leftovers(out)
+
+
+def _check_picklable(recipe: SliceRecipe) -> None:
+    try:
+        pickle.dumps(recipe)
+    except Exception as error:
+        raise ConfigurationError(
+            f"with several workers each step goes to a worker process, but the recipe "
+            f"cannot be pickled ({type(error).__name__}: {error}); define the steps at "
+            "module level (no lambdas or local classes), or use workers=1."
+        ) from error
+
+
+def _recipe(
+    recipe: SliceRecipe | Pipeline | Sequence[Step] | None,
+    config: SegmentationPrepConfig | None,
+) -> SliceRecipe:
+    if recipe is not None and config is not None:
+        raise ConfigurationError(
+            "give a recipe (or pipeline) or settings (config=), not both: settings only "
+            "build the library's recipe (SliceRecipe.from_config(config))."
+        )
+    if recipe is None:
+        return SliceRecipe.from_config(config or SegmentationPrepConfig())
+    if isinstance(recipe, SliceRecipe):
+        return recipe
+    return SliceRecipe(recipe)
 
 
 def _write_summary(out: Path, kept: Sequence[BratsCase], report: PrepareReport) -> None:
@@ -300,6 +218,7 @@ def prepare_segmentation(
     cases: Sequence[BratsCase],
     out: str | Path,
     *,
+    recipe: SliceRecipe | Pipeline | Sequence[Step] | None = None,
     config: SegmentationPrepConfig | None = None,
     workers: int = 1,
     exclude_ids: Collection[str] | None = None,
@@ -307,18 +226,30 @@ def prepare_segmentation(
     progress: bool = False,
     on_outcome: Callable[[CaseOutcome], None] | None = None,
 ) -> PrepareReport:
-    """Prepare stage 1 training slices from BraTS cases.
+    """Prepare stage 1 training slices from BraTS cases with a recipe of steps.
+
+    The job runs ``recipe`` over every case (in parallel with ``workers``) and writes
+    the kept slices; it only batches, resumes and writes. The recipe is a
+    :class:`~radiogenomics.data.slices.SliceRecipe` (the modalities, the mask regions
+    and a :class:`~radiogenomics.Pipeline` of steps, the library's or the user's own),
+    or just a pipeline (all four modalities, WT and ET masks). Without one, ``config``
+    (default: the writeup's settings) builds the library's recipe.
 
     Resumable: cases already written are skipped, so a rerun after an interruption (even
     a killed process) finishes the work without redoing or duplicating finished cases,
-    and ends with exactly the files of an uninterrupted run. A failing case is reported
-    (``failures.csv``) and the others go on; a full disk stops the batch (every further
-    case would fail too), keeping the cases already written.
+    and ends with exactly the files of an uninterrupted run. A rerun with another recipe
+    is refused: ``prepare-config.json`` holds the recipe's record (its settings, or each
+    step's repr). A failing case is reported (``failures.csv``) and the others go on; a
+    full disk stops the batch (every further case would fail too), keeping the cases
+    already written.
 
     Args:
         cases: The cases (see :func:`~radiogenomics.io.find_brats_cases`).
         out: The prepared folder (created).
-        config: The settings; default :class:`SegmentationPrepConfig` (the writeup).
+        recipe: What each case becomes; with ``workers > 1`` its steps must pickle
+            (classes and functions defined at module level, not lambdas).
+        config: Settings of the library's recipe (instead of ``recipe``); default
+            :class:`SegmentationPrepConfig` (the writeup).
         workers: Cases prepared in parallel (processes); capped at one per case and
             four per CPU core. Workers die with the process that started them.
         exclude_ids: Task 2 patient identifiers: cases of those patients are left out
@@ -332,19 +263,22 @@ def prepare_segmentation(
         The report; ``out/manifest.csv`` lists every slice of every prepared case.
 
     Raises:
-        ConfigurationError: ``out`` was prepared with other settings, is or holds a
+        ConfigurationError: ``out`` was prepared with another recipe, is or holds a
             case folder, lies inside one, or holds files this library did not write
-            (``overwrite`` deletes only a folder it prepared).
+            (``overwrite`` deletes only a folder it prepared); both ``recipe`` and
+            ``config`` were given; a step does not describe itself; or ``workers > 1``
+            and a step cannot be pickled.
         StorageError: The output cannot be written (a full disk); the cases finished
             before are kept and listed in the manifest, and a rerun resumes.
     """
     from tqdm.auto import tqdm
 
-    config = config or SegmentationPrepConfig()
+    chosen = _recipe(recipe, config)
     out = Path(out)
-    worker_count(workers, 1)  # a bad value fails before any work
     kept = list(cases)
-    _check_config(out, config, overwrite, kept)
+    if worker_count(workers, len(kept)) > 1:
+        _check_picklable(chosen)
+    _check_config(out, chosen, overwrite, kept)
     report = PrepareReport(out=out)
     if exclude_ids is not None:
         kept, removed = exclude_task2_overlap(kept, exclude_ids)
@@ -368,7 +302,7 @@ def prepare_segmentation(
     def failed(case: BratsCase, error: StorageError) -> CaseOutcome:
         return CaseOutcome(case.case_id, "failed", error=str(error))
 
-    run = functools.partial(prepare_case, out=out, config=config)
+    run = functools.partial(prepare_case, out=out, recipe=chosen)
     stopped: StorageError | None = None
     try:
         processes = worker_count(workers, len(kept))

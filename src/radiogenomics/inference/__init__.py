@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from radiogenomics._lazy import lazy_getattr
 
 _MEMBERS: dict[str, str] = {
+    "Aggregator": "radiogenomics.inference.predict",
     "AucInterval": "radiogenomics.inference.aggregate",
     "ChunkReduce": "radiogenomics.inference.aggregate",
     "ClassificationRun": "radiogenomics.inference.predict",
@@ -29,7 +30,9 @@ _MEMBERS: dict[str, str] = {
     "ZoomTTA": "radiogenomics.inference.tta",
     "bootstrap_auc_ci": "radiogenomics.inference.aggregate",
     "check_nifti_path": "radiogenomics.inference.labels",
+    "check_segmentation_model": "radiogenomics.inference.predict",
     "crop_box": "radiogenomics.inference.zoom",
+    "load_classification_runs": "radiogenomics.inference.predict",
     "masks_to_label_map": "radiogenomics.inference.labels",
     "mean_over_mri_types": "radiogenomics.inference.aggregate",
     "postprocess_probabilities": "radiogenomics.inference.predict_masks",
@@ -60,6 +63,7 @@ __all__ = [
     "REFERENCE_TTA",
     "SUBMISSION_HEADER",
     "WT_LABEL",
+    "Aggregator",
     "AucInterval",
     "ChunkReduce",
     "ClassificationRun",
@@ -73,7 +77,9 @@ __all__ = [
     "ZoomTTA",
     "bootstrap_auc_ci",
     "check_nifti_path",
+    "check_segmentation_model",
     "crop_box",
+    "load_classification_runs",
     "masks_to_label_map",
     "mean_over_mri_types",
     "postprocess_probabilities",
@@ -117,9 +123,12 @@ if TYPE_CHECKING:
     )
     from radiogenomics.inference.predict import (
         REFERENCE_TTA,
+        Aggregator,
         ClassificationRun,
         PredictionResult,
         RunInfo,
+        check_segmentation_model,
+        load_classification_runs,
         predict_patients,
         run_prediction,
     )

@@ -1,15 +1,22 @@
 """The whole stage 2 inference chain for new patients: series to one probability each.
 
-For every patient and every MRI type that has a classification model, the series is
-turned into frames exactly as ``prepare-classification`` did for the model's training
-data (the run's ``prep-config.json``: normalisation, blank filter, stage 1 masks with the
-same zoom and threshold, tumor-area and contour filters), cut into the run's chunks
-(:class:`~radiogenomics.data.ChunkDataset` with its ``sequence_length``, ``stride``,
-``last`` and ``image_size``), predicted with test-time augmentation
-(:class:`~radiogenomics.inference.ZoomTTA`, the reference's single 1.2 zoom by default)
-and aggregated by :class:`~radiogenomics.inference.PatientAggregator`: mean over a
-series' chunks, mean over the patient's MRI types, and the fallback probability for a
-patient with no chunk at all, so that every patient gets exactly one probability.
+The prediction job takes the parts: for each MRI type a :class:`ClassificationRun` (the
+classifier, how its chunks are cut, and the
+:class:`~radiogenomics.data.frames.FrameRecipe` its training frames were made with), a
+test-time augmentation (:class:`~radiogenomics.inference.ZoomTTA`, the reference's
+single 1.2 zoom, or none) and an aggregator
+(:class:`~radiogenomics.inference.PatientAggregator`, or any object with its
+``update``/``aggregate`` methods). For every patient and every run, the series is
+turned into frames by the run's recipe, exactly as ``prepare-classification`` made the
+training frames, cut into the run's chunks
+(:class:`~radiogenomics.data.ChunkDataset`), predicted with the TTA and handed to the
+aggregator, which gives every patient exactly one probability (the fallback for a
+patient with no chunk).
+
+:func:`load_classification_runs` builds those parts from run folders (the command
+line's way): each run's recipe is rebuilt from its ``prep-config.json`` with the stage
+1 model, which must be the one its frames were made with
+(:func:`check_segmentation_model`).
 
 Patients are processed one at a time (their frames are freed before the next one).
 Both models run under ``torch.inference_mode`` with the speed options of
@@ -23,23 +30,17 @@ frames) and stage 2 (chunks, TTA and the classifiers). This module imports torch
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
-from radiogenomics.data.prepare_classification import (
-    ClassificationPrepConfig,
-    find_series_inputs,
-    is_excluded_series,
-    load_series_pixels,
-    series_to_frames,
-)
+from radiogenomics.data.frames import ClassificationPrepConfig, FrameRecipe
 from radiogenomics.errors import ConfigurationError, InvalidInputError, RadiogenomicsError
 from radiogenomics.inference.aggregate import PatientAggregator
 from radiogenomics.inference.predict_masks import (
@@ -51,13 +52,16 @@ from radiogenomics.inference.predict_masks import (
 )
 from radiogenomics.inference.tta import ZoomTTA
 from radiogenomics.io.dicom import MRI_TYPES
+from radiogenomics.io.task2 import find_series_inputs, is_excluded_series, load_series_pixels
 
 __all__ = [
     "REFERENCE_TTA",
+    "Aggregator",
     "ClassificationRun",
     "PredictionResult",
     "RunInfo",
     "check_segmentation_model",
+    "load_classification_runs",
     "predict_patients",
     "run_prediction",
 ]
@@ -93,33 +97,73 @@ RunLoader = Callable[..., tuple[torch.nn.Module, RunInfo]]
 """``loader(run_dir, which="best", device=...) -> (model, info)``."""
 
 
-@dataclass(frozen=True)
-class ClassificationRun:
-    """One loaded classification model and how its inputs are built.
+@runtime_checkable
+class Aggregator(Protocol):
+    """What the prediction job needs of an aggregator (:class:`PatientAggregator` is one).
 
-    Attributes:
-        path: The run folder.
-        model: Maps (B, L, 3, H, W) frames (and a (B, L) validity mask) to (B,) logits
-            (the ``torch.compile`` wrapper of the loaded model when compiled).
-        mri_type: The MRI type it classifies.
-        prep: The preparation settings of its training frames.
-        image_size: Frames are resized to this square side (``None``: stored size).
-        sequence_length: Frames per chunk.
-        stride: Frames between chunk starts.
-        last: The last-chunk policy.
-        segmentation_sha256: The SHA-256 of the stage 1 checkpoint whose masks its
-            training frames hold; ``None`` when the run does not record it.
+    ``update`` receives each batch of chunk probabilities with their patients and MRI
+    types; ``aggregate`` returns one probability for each patient asked for (those
+    without a chunk included), keyed as asked.
     """
 
-    path: Path
+    def update(
+        self,
+        patient_ids: Sequence[str],
+        mri_types: Sequence[str],
+        probabilities: Sequence[float] | npt.NDArray[Any] | torch.Tensor,
+    ) -> None:
+        """Add a batch of chunk probabilities."""
+        ...
+
+    def aggregate(self, patients: Iterable[str] | None = None) -> dict[str, float]:
+        """One probability per patient of ``patients``."""
+        ...
+
+
+@dataclass(frozen=True)
+class ClassificationRun:
+    """One stage 2 classifier and how its inputs are made: a part of the prediction job.
+
+    Attributes:
+        model: Maps (B, L, 3, H, W) frames (and a (B, L) validity mask) to (B,) logits
+            (a :class:`~radiogenomics.SequenceClassifier`, the user's own module, or the
+            ``torch.compile`` wrapper of either).
+        mri_type: The MRI type it classifies.
+        recipe: The frame recipe its training frames were made with.
+        sequence_length: Frames per chunk.
+        stride: Frames between chunk starts.
+        last: The last-chunk policy (``"pad"`` or ``"shift"``).
+        image_size: Frames are resized to this square side (``None``: stored size).
+        exclude_known_bad: Skip the series of
+            :data:`~radiogenomics.io.labels.KNOWN_BAD_SERIES`, as preparation did.
+        path: The run folder it was loaded from, if any.
+        segmentation_sha256: The SHA-256 of the stage 1 checkpoint whose masks its
+            training frames hold; ``None`` when not recorded.
+    """
+
     model: torch.nn.Module
     mri_type: str
-    prep: ClassificationPrepConfig
-    image_size: int | None
-    sequence_length: int
-    stride: int
-    last: Any
+    recipe: FrameRecipe
+    sequence_length: int = 35
+    stride: int = 5
+    last: Any = "pad"
+    image_size: int | None = None
+    exclude_known_bad: bool = True
+    path: Path | None = None
     segmentation_sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mri_type not in MRI_TYPES:
+            raise ConfigurationError(
+                f"the run classifies MRI type {self.mri_type!r}; expected one of {MRI_TYPES}.",
+                path=self.path,
+            )
+        if not isinstance(self.recipe, FrameRecipe):
+            raise ConfigurationError(
+                f"recipe={self.recipe!r} must be a FrameRecipe (the one its training frames "
+                "were made with).",
+                path=self.path,
+            )
 
 
 _TIMED_STEPS = ("load", "decode", "segmentation", "classification")
@@ -185,51 +229,106 @@ def _prep_config(info: RunInfo, path: Path) -> ClassificationPrepConfig:
     return ClassificationPrepConfig.from_dict(prep)
 
 
-def _load_runs(
+def _recorded_stage1(info: RunInfo) -> str | None:
+    record = getattr(info, "segmentation_model", None)
+    digest = record.get("sha256") if isinstance(record, Mapping) else None
+    return str(digest) if digest else None
+
+
+def load_classification_runs(
     paths: Sequence[str | Path],
-    loader: RunLoader | None,
-    device: str,
     *,
-    channels_last: bool,
-    compile: bool,
+    segmentation_run: str | Path,
+    device: str | torch.device = "cpu",
+    mask_batch_size: int = 32,
+    amp: InferenceAmp = "auto",
+    channels_last: bool | None = None,
+    compile: bool = False,
+    loader: RunLoader | None = None,
 ) -> list[ClassificationRun]:
+    """The prediction parts of trained run folders: classifiers with their frame recipes.
+
+    Each run's recipe is the library's, rebuilt from its ``prep-config.json`` around one
+    :class:`~radiogenomics.MaskPredictor` of the stage 1 model (shared by the runs of
+    equal zoom and threshold).
+
+    Args:
+        paths: One run folder per MRI-type model (several runs of one MRI type pool their
+            chunks into that type's mean).
+        segmentation_run: The stage 1 run folder.
+        device: Torch device of both stages.
+        mask_batch_size: Slices per stage 1 forward pass.
+        amp: Mixed precision of both stages (:data:`~radiogenomics.inference.InferenceAmp`).
+        channels_last: Channels-last weights; ``None`` means on for CUDA only.
+        compile: Run both models through ``torch.compile``.
+        loader: Loads one classification run as ``loader(path, which="best",
+            device=device) -> (model, info)``; default
+            :func:`~radiogenomics.training.classification.load_classification_model`.
+
+    Returns:
+        One :class:`ClassificationRun` per path.
+
+    Raises:
+        InputNotFoundError: A run does not exist.
+        InvalidInputError: A run records no preparation settings.
+        ConfigurationError: A run classifies no known MRI type.
+    """
+    from radiogenomics._device import resolve_device
+    from radiogenomics.models.segmentation import load_segmentation_model
+
     if loader is None:
         from radiogenomics.training.classification import load_classification_model
 
         loader = load_classification_model
+    target = resolve_device(device)
+    use_channels_last = resolve_channels_last(channels_last, target)
+    segmenter, seg_config = load_segmentation_model(segmentation_run, which="best", device=target)
+    predictors: dict[tuple[float, float], MaskPredictor] = {}
+    recipes: dict[tuple[float, float, str], FrameRecipe] = {}
     runs = []
     for raw in paths:
         path = Path(raw)
-        model, info = loader(path, which="best", device=device)
+        model, info = loader(path, which="best", device=target)
         if info.mri_type not in MRI_TYPES:
             raise ConfigurationError(
                 f"the run classifies MRI type {info.mri_type!r}; expected one of {MRI_TYPES}.",
                 path=path,
             )
+        prep = _prep_config(info, path)
+        knob = (prep.zoom, prep.threshold)
+        if knob not in predictors:
+            predictors[knob] = MaskPredictor(
+                segmenter,
+                image_size=int(seg_config.image_size),
+                zoom=prep.zoom,
+                threshold=prep.threshold,
+                batch_size=mask_batch_size,
+                device=target,
+                amp=amp,
+                channels_last=use_channels_last,
+                compile=compile,
+            )
+        key = (*knob, prep.to_json())
+        if key not in recipes:  # one recipe per setting: its frames are made once
+            recipes[key] = FrameRecipe.from_config(prep, predictors[knob])
         model.eval()
-        runner = prepare_inference_model(
-            model, device=device, channels_last=channels_last, compile=compile
-        )
         runs.append(
             ClassificationRun(
-                path=path,
-                model=runner,
+                model=prepare_inference_model(
+                    model, device=target, channels_last=use_channels_last, compile=compile
+                ),
                 mri_type=info.mri_type,
-                prep=_prep_config(info, path),
-                image_size=info.image_size,
+                recipe=recipes[key],
                 sequence_length=int(info.sequence_length),
                 stride=int(info.stride),
                 last=info.last,
+                image_size=info.image_size,
+                exclude_known_bad=prep.exclude_known_bad,
+                path=path,
                 segmentation_sha256=_recorded_stage1(info),
             )
         )
     return runs
-
-
-def _recorded_stage1(info: RunInfo) -> str | None:
-    record = getattr(info, "segmentation_model", None)
-    digest = record.get("sha256") if isinstance(record, Mapping) else None
-    return str(digest) if digest else None
 
 
 def check_segmentation_model(
@@ -260,14 +359,15 @@ def check_segmentation_model(
     digest = file_digest(checkpoint)
     notes: list[str] = []
     for run in runs:
+        name = run.path or run.mri_type
         if run.segmentation_sha256 is None:
             notes.append(
-                f"{run.path}: the run does not record its stage 1 model, so it cannot be "
+                f"{name}: the run does not record its stage 1 model, so it cannot be "
                 "checked against the one given"
             )
         elif run.segmentation_sha256 != digest:
             message = (
-                f"{run.path} was trained on frames made with another stage 1 model (sha256 "
+                f"{name} was trained on frames made with another stage 1 model (sha256 "
                 f"{run.segmentation_sha256[:12]}...) than {checkpoint} (sha256 "
                 f"{digest[:12]}...)"
             )
@@ -292,7 +392,7 @@ def _predict_chunks(
     batch_size: int,
     device: torch.device,
     amp: torch.dtype | None,
-    aggregator: PatientAggregator,
+    aggregator: Aggregator,
 ) -> int:
     from torch.utils.data import DataLoader
 
@@ -320,13 +420,20 @@ def _predict_chunks(
     return len(dataset)
 
 
+def _model_device(run: ClassificationRun) -> torch.device:
+    parameter = next(run.model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
 def run_prediction(
     task2_dir: str | Path,
     *,
-    segmentation_run: str | Path,
-    classification_runs: Sequence[str | Path],
+    classifiers: Sequence[ClassificationRun] | None = None,
+    segmentation_run: str | Path | None = None,
+    classification_runs: Sequence[str | Path] | None = None,
     device: str = "cpu",
     tta: ZoomTTA | None = REFERENCE_TTA,
+    aggregator: Aggregator | None = None,
     batch_size: int = 4,
     mask_batch_size: int = 32,
     fallback: float = 0.5,
@@ -339,31 +446,39 @@ def run_prediction(
 ) -> PredictionResult:
     """Predict every patient of a Task 2 folder (or one patient folder), with details.
 
-    See the module docs for the chain. A series that cannot be read is skipped and
-    reported (the patient's other MRI types still count); known-bad series are skipped
-    when the run's preparation settings exclude them.
+    Give the parts (``classifiers``, each with its frame recipe, and optionally
+    ``aggregator``), or run folders (``segmentation_run`` and ``classification_runs``),
+    from which :func:`load_classification_runs` builds them. A series that cannot be
+    read is skipped and reported (the patient's other MRI types still count);
+    known-bad series are skipped when the run's preparation skipped them.
 
     Args:
         task2_dir: A Task 2 split folder (``test/``) or one patient folder.
-        segmentation_run: The stage 1 run folder.
+        classifiers: The classifiers with their recipes (see :class:`ClassificationRun`).
+        segmentation_run: The stage 1 run folder: with ``classification_runs``, the
+            stage 1 model of the recipes; with ``classifiers``, only checked against
+            what they record.
         classification_runs: One run folder per MRI-type model (several runs of one
             MRI type pool their chunks into that type's mean).
-        device: Torch device of both stages.
+        device: Torch device of both stages (run folders); the parts run where their
+            models are.
         tta: The test-time augmentation; ``None`` predicts the plain chunks.
+        aggregator: Collects chunk probabilities and gives one per patient; default
+            ``PatientAggregator(fallback=fallback)`` (mean over chunks, then over MRI
+            types).
         batch_size: Chunks per forward pass.
-        mask_batch_size: Slices per stage 1 forward pass.
+        mask_batch_size: Slices per stage 1 forward pass (run folders).
         fallback: The probability of a patient with no chunk (no frame survived the
-            filters in any MRI type, or no series could be read).
+            filters in any MRI type, or no series could be read), for the default
+            aggregator.
         progress: Show a progress bar over patients.
-        loader: Loads one classification run as ``loader(path, which="best",
-            device=device) -> (model, info)``; default
-            :func:`~radiogenomics.training.classification.load_classification_model`.
+        loader: See :func:`load_classification_runs`.
         amp: Mixed precision of both stages
             (:data:`~radiogenomics.inference.predict_masks.InferenceAmp`; ``"auto"``:
             bfloat16 on CUDA, full precision on CPU).
         channels_last: Channels-last weights (and stage 1 batches); ``None`` means on
             for CUDA only.
-        compile: Run both models through ``torch.compile``.
+        compile: Run both models through ``torch.compile`` (run folders).
         allow_other_segmentation_model: Accept a stage 1 model other than the one a
             classification run's training frames were made with (see
             :func:`check_segmentation_model`); refused by default.
@@ -372,86 +487,66 @@ def run_prediction(
         The probabilities, what happened and where the time went.
 
     Raises:
-        ConfigurationError: No classification run, an option is invalid, or a run was
-            trained on frames of another stage 1 model.
+        ConfigurationError: No classifier, both or neither of the parts and the run
+            folders, an option is invalid, or a run was trained on frames of another
+            stage 1 model.
         InputNotFoundError: ``task2_dir`` or a run does not exist.
     """
     from tqdm.auto import tqdm
 
-    from radiogenomics._device import resolve_device
-    from radiogenomics.models.segmentation import load_segmentation_model
-
-    if not classification_runs:
-        raise ConfigurationError(
-            "no classification run given; pass at least one run folder "
-            "(--classification-models RUN_DIR ...)."
-        )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigurationError(f"batch_size={batch_size!r} must be a whole number, at least 1.")
-    aggregator = PatientAggregator(fallback=fallback)
-    target = resolve_device(device)
-    autocast_dtype = resolve_inference_amp(amp, target)
-    use_channels_last = resolve_channels_last(channels_last, target)
+    if (classifiers is None) == (classification_runs is None):
+        raise ConfigurationError(
+            "give the classifiers (classifiers=[ClassificationRun, ...]) or their run "
+            "folders (--classification-models RUN_DIR ...), one of the two."
+        )
+    chosen_aggregator: Aggregator = (
+        aggregator if aggregator is not None else PatientAggregator(fallback=fallback)
+    )
     result = PredictionResult()
     timings = result.timings
     with _timed(timings, "load"):
-        runs = _load_runs(
-            classification_runs,
-            loader,
-            device,
-            channels_last=use_channels_last,
-            compile=compile,
-        )
-        result.notes += check_segmentation_model(
-            runs, segmentation_run, allow_other=allow_other_segmentation_model
-        )
-        segmenter, seg_config = load_segmentation_model(
-            segmentation_run, which="best", device=device
-        )
-    predictors: dict[tuple[float, float], MaskPredictor] = {}
+        if classifiers is None:
+            assert classification_runs is not None
+            if segmentation_run is None:
+                raise ConfigurationError(
+                    "run folders need the stage 1 run (--segmentation-model RUN_DIR)."
+                )
+            if not classification_runs:
+                raise ConfigurationError(
+                    "no classification run given; pass at least one run folder "
+                    "(--classification-models RUN_DIR ...)."
+                )
+            runs = load_classification_runs(
+                classification_runs,
+                segmentation_run=segmentation_run,
+                device=device,
+                mask_batch_size=mask_batch_size,
+                amp=amp,
+                channels_last=channels_last,
+                compile=compile,
+                loader=loader,
+            )
+        else:
+            runs = list(classifiers)
+            if not runs:
+                raise ConfigurationError("no classifier given; pass at least one.")
+        if segmentation_run is not None:
+            result.notes += check_segmentation_model(
+                runs, segmentation_run, allow_other=allow_other_segmentation_model
+            )
     listing = find_series_inputs(task2_dir, tuple(dict.fromkeys(r.mri_type for r in runs)))
     for patient_id in tqdm(listing, desc="predict", unit="patient", disable=not progress):
-        built: dict[tuple[str, str], npt.NDArray[np.uint8] | None] = {}
+        built: dict[tuple[str, int, bool], npt.NDArray[np.uint8] | None] = {}
         for run in runs:
-            prep = run.prep
-            key = (run.mri_type, prep.to_json())
+            key = (run.mri_type, id(run.recipe), run.exclude_known_bad)
             if key not in built:
-                built[key] = None
-                path = listing[patient_id].get(run.mri_type)
-                excluded = prep.exclude_known_bad and is_excluded_series(patient_id, run.mri_type)
-                if path is not None and not excluded:
-                    knob = (prep.zoom, prep.threshold)
-                    if knob not in predictors:
-                        predictors[knob] = MaskPredictor(
-                            segmenter,
-                            image_size=int(seg_config.image_size),
-                            zoom=prep.zoom,
-                            threshold=prep.threshold,
-                            batch_size=mask_batch_size,
-                            device=target,
-                            amp=amp,
-                            channels_last=use_channels_last,
-                            compile=compile,
-                        )
-                    try:
-                        with _timed(timings, "decode"):
-                            pixels, positions = load_series_pixels(
-                                path, patient_id=patient_id, mri_type=run.mri_type
-                            )
-                        with _timed(timings, "segmentation"):
-                            built[key] = series_to_frames(
-                                pixels,
-                                predictors[knob],
-                                prep,
-                                positions=positions,
-                                patient_id=patient_id,
-                                mri_type=run.mri_type,
-                            )[0]
-                    except RadiogenomicsError as error:
-                        result.failed.append((patient_id, run.mri_type, str(error)))
+                built[key] = _frames(run, patient_id, listing[patient_id], result)
             frames = built[key]
             if frames is None or not len(frames):
                 continue
+            target = _model_device(run)
             with _timed(timings, "classification"):
                 n = _predict_chunks(
                     run,
@@ -460,22 +555,54 @@ def run_prediction(
                     tta=tta,
                     batch_size=batch_size,
                     device=target,
-                    amp=autocast_dtype,
-                    aggregator=aggregator,
+                    amp=resolve_inference_amp(amp, target),
+                    aggregator=chosen_aggregator,
                 )
             chunk_key = (patient_id, run.mri_type)
             result.chunks[chunk_key] = result.chunks.get(chunk_key, 0) + n
     patients = list(listing)
-    result.probabilities = aggregator.aggregate(patients)
-    result.fallback_patients = aggregator.fallback_patients(patients)
+    result.probabilities = chosen_aggregator.aggregate(patients)
+    fallback_patients = getattr(chosen_aggregator, "fallback_patients", None)
+    result.fallback_patients = (
+        list(fallback_patients(patients))
+        if callable(fallback_patients)
+        else sorted({p for p in patients} - {p for p, _ in result.chunks})
+    )
     return result
+
+
+def _frames(
+    run: ClassificationRun,
+    patient_id: str,
+    series: Mapping[str, Path | None],
+    result: PredictionResult,
+) -> npt.NDArray[np.uint8] | None:
+    """One series' frames made by the run's recipe; ``None`` when missing or unreadable."""
+    path = series.get(run.mri_type)
+    if path is None or (run.exclude_known_bad and is_excluded_series(patient_id, run.mri_type)):
+        return None
+    try:
+        with _timed(result.timings, "decode"):
+            pixels, positions = load_series_pixels(
+                path, patient_id=patient_id, mri_type=run.mri_type
+            )
+        with _timed(result.timings, "segmentation"):
+            frames, _ = run.recipe(
+                pixels, positions=positions, patient_id=patient_id, mri_type=run.mri_type
+            )
+    except RadiogenomicsError as error:
+        result.failed.append((patient_id, run.mri_type, str(error)))
+        return None
+    return frames
 
 
 def predict_patients(
     task2_dir: str | Path,
     *,
-    segmentation_run: str | Path,
-    classification_runs: Sequence[str | Path],
+    segmentation_run: str | Path | None = None,
+    classification_runs: Sequence[str | Path] | None = None,
+    classifiers: Sequence[ClassificationRun] | None = None,
+    aggregator: Aggregator | None = None,
     device: str = "cpu",
     tta: ZoomTTA | None = REFERENCE_TTA,
     batch_size: int = 4,
@@ -494,6 +621,8 @@ def predict_patients(
         task2_dir: A Task 2 split folder (``test/``) or one patient folder.
         segmentation_run: The stage 1 run folder.
         classification_runs: One run folder per MRI-type model.
+        classifiers: The parts instead of run folders (see :func:`run_prediction`).
+        aggregator: See :func:`run_prediction`.
         device: Torch device of both stages.
         tta: The test-time augmentation; ``None`` predicts the plain chunks.
         batch_size: Chunks per forward pass.
@@ -515,6 +644,8 @@ def predict_patients(
         task2_dir,
         segmentation_run=segmentation_run,
         classification_runs=classification_runs,
+        classifiers=classifiers,
+        aggregator=aggregator,
         device=device,
         tta=tta,
         batch_size=batch_size,

@@ -580,6 +580,48 @@ class MaskPredictor:
             n_channels=len(self.channels),
         )
 
+    def __call__(self, slices: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """Masks of uint8 slices at their native size (a stage 2 mask function).
+
+        Each slice is zoomed, predicted, mapped back and thresholded (strictly above
+        :attr:`threshold`), batch by batch; the result does not depend on
+        :attr:`batch_size`.
+
+        Args:
+            slices: uint8 slices in [0, 255].
+
+        Returns:
+            A new uint8 array of 0 and 1, one channel per name in :attr:`channels`.
+
+        Raises:
+            GeometryError: ``slices`` is not (N, H, W).
+            InvalidInputError: ``slices`` is not uint8.
+
+        Shape:
+            - slices: (N, H, W).
+            - output: (N, C, H, W).
+        """
+        data = np.asarray(slices)
+        if data.ndim != 3:
+            raise GeometryError(f"expected slices of shape (N, H, W); got {data.shape}.")
+        if data.dtype != np.uint8:
+            raise InvalidInputError(
+                f"expected uint8 slices; got {data.dtype}. Normalise the whole volume or "
+                "series first (radiogenomics.slicing.to_uint8)."
+            )
+        return self._slice_masks(data)
+
+    def to_dict(self) -> dict[str, object]:
+        """The settings that decide the masks (a recipe's record): the model's class, the
+        input size, the zoom, the threshold and the channels."""
+        return {
+            "model": type(self.model).__name__,
+            "image_size": self.image_size,
+            "zoom": self.zoom,
+            "threshold": self.threshold,
+            "channels": list(self.channels),
+        }
+
     def _slice_masks(self, slices: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """Thresholded masks of (N, H, W) slices, batch by batch: (N, C, H, W)."""
         n, height, width = slices.shape
