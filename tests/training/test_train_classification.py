@@ -285,3 +285,46 @@ def test_a_run_records_the_stage1_model_of_its_frames(store: Path, tmp_path: Pat
     assert json.loads((out / "segmentation-model.json").read_text()) == record
     _, info = load_classification_model(out)
     assert info.segmentation_model == record
+
+
+# -- the user's own model ---------------------------------------------------------------
+
+
+class MeanOfFrames(torch.nn.Module):
+    """A user's classifier: a small CNN per frame, the mean over valid frames, a logit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frame = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
+        )
+        self.head = torch.nn.Linear(4, 1)
+
+    def forward(self, frames: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        batch, length = frames.shape[:2]
+        features = self.frame(frames.flatten(0, 1)).view(batch, length, -1)
+        weights = valid.float().unsqueeze(-1)
+        pooled = (features * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return self.head(pooled).squeeze(-1)  # type: ignore[no-any-return]
+
+
+def test_a_users_classifier_trains_and_loads_back(store: Path, tmp_path: Path) -> None:
+    from radiogenomics.models import load_weights
+
+    config = dataclasses.replace(CONFIG, warmup_epochs=0, epochs=2)
+    torch.manual_seed(0)
+    run = tmp_path / "run"
+    result = train_classification(store, run, config=config, model=MeanOfFrames(), progress=False)
+    assert result.epochs_completed == 2
+    assert all(h["val_loss"] == h["val_loss"] for h in result.history)  # finite, not NaN
+    with pytest.raises(ConfigurationError, match="built by the user") as info:
+        load_classification_model(run)
+    assert f"{__name__}.MeanOfFrames" in str(info.value)
+    again = MeanOfFrames()
+    load_weights(again, run / "best.safetensors")
+    assert again(torch.zeros(1, 6, 3, 32, 32), torch.ones(1, 6)).shape == (1,)
+
+
+def test_warmup_needs_a_backbone_to_freeze(store: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="warmup_epochs=1 freezes the backbone"):
+        train_classification(store, tmp_path / "run", config=CONFIG, model=MeanOfFrames())

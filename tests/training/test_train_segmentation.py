@@ -295,3 +295,58 @@ def test_resume_checks_the_number_of_processes_and_old_states(
         train_segmentation(
             prepared, out, config=CONFIG, model_config=MODEL, resume=True, progress=False
         )
+
+
+# -- the user's own model ---------------------------------------------------------------
+
+
+class TinySegmenter(torch.nn.Module):
+    """A user's segmentation model: two convolutions, one logit map per region."""
+
+    def __init__(self, classes: int = 2) -> None:
+        super().__init__()
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(8, classes, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)  # type: ignore[no-any-return]
+
+
+def test_a_users_model_trains_resumes_and_loads_back(prepared: Path, tmp_path: Path) -> None:
+    from radiogenomics.models import load_weights
+
+    config = dataclasses.replace(CONFIG, epochs=2, warmup_epochs=0)
+    torch.manual_seed(0)
+    model = TinySegmenter()
+    run = tmp_path / "run"
+    result = train_segmentation(prepared, run, config=config, model=model, progress=False)
+    assert result.epochs_completed == 2
+    record = json.loads((run / "config.json").read_text())
+    assert record["model_config"] == {"user_model": f"{__name__}.TinySegmenter"}
+    with pytest.raises(ConfigurationError, match="built by the user") as info:
+        load_segmentation_model(run)
+    assert "load_weights" in str(info.value)
+    again = TinySegmenter()
+    load_weights(again, run / "best.safetensors")
+    best = load_file(str(run / "best.safetensors"))
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in best.items())
+    # Resuming with a module built the same way continues the run.
+    longer = dataclasses.replace(config, epochs=3)
+    resumed = train_segmentation(
+        prepared, run, config=longer, model=TinySegmenter(), resume=True, progress=False
+    )
+    assert resumed.epochs_completed == 3
+
+
+def test_a_users_model_that_does_not_fit_is_refused(prepared: Path, tmp_path: Path) -> None:
+    config = dataclasses.replace(CONFIG, epochs=1, warmup_epochs=0)
+    with pytest.raises(ConfigurationError, match=r"expected logits of shape \(1, 2, 64, 64\)"):
+        train_segmentation(prepared, tmp_path / "a", config=config, model=TinySegmenter(3))
+    with pytest.raises(ConfigurationError, match="not both"):
+        train_segmentation(
+            prepared, tmp_path / "b", config=config, model=TinySegmenter(), model_config=MODEL
+        )
+    assert not (tmp_path / "a").exists()

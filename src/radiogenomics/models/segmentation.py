@@ -304,6 +304,14 @@ def _parse_model_config(metadata: Mapping[str, str], path: Path) -> Segmentation
         CorruptFileError: They are missing, not JSON, or not settings.
     """
     text = metadata.get("model_config")
+    if text is None and "user_model" in metadata:
+        raise ConfigurationError(
+            f"this run trained a model built by the user ({metadata['user_model']}), which "
+            "the library cannot rebuild from settings. Build the same module and load the "
+            "weights into it: radiogenomics.models.load_weights(module, PATH); a "
+            "MaskPredictor(module, ...) then predicts with it.",
+            path=path,
+        )
     try:
         if text is None:
             raise KeyError("no model_config entry")
@@ -329,7 +337,7 @@ def _checkpoint_config(path: Path) -> SegmentationModelConfig | None:
             metadata = handle.metadata() or {}
     except Exception:  # not a readable safetensors file: reported by the loader
         return None
-    if metadata.get("format") != CHECKPOINT_FORMAT:
+    if metadata.get("format") != CHECKPOINT_FORMAT or "user_model" in metadata:
         return None
     return _parse_model_config(metadata, path)
 

@@ -63,6 +63,7 @@ __all__ = [
     "save_state",
     "save_weights",
     "seed_everything",
+    "user_model_name",
     "weight_tensors",
     "write_epoch_checkpoint",
     "write_text",
@@ -78,6 +79,12 @@ def deterministic() -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
+
+
+def user_model_name(model: torch.nn.Module) -> str:
+    """How a run names the user's model: its class, as ``module.QualifiedName``."""
+    kind = type(model)
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def seed_everything(seed: int) -> None:

@@ -80,6 +80,7 @@ from radiogenomics.training._common import (
     load_model_state,
     open_run_folder,
     seed_everything,
+    user_model_name,
 )
 from radiogenomics.training._distributed import (
     DistributedContext,
@@ -464,6 +465,14 @@ def load_classification_model(
                 )
         path = path / f"{which}.safetensors"
     metadata = _read_checkpoint_metadata(path)
+    if "user_model" in metadata:
+        raise ConfigurationError(
+            f"this run trained a model built by the user ({metadata['user_model']}), which "
+            "the library cannot rebuild from settings. Build the same module and load the "
+            "weights into it (radiogenomics.models.load_weights(module, PATH)), then "
+            "predict with it (radiogenomics.inference.ClassificationRun).",
+            path=path,
+        )
     config = _recorded_config(metadata, path)
     model = config.create_model(with_weights=False)
     _load_state_into(model, path)
@@ -529,7 +538,7 @@ _ChunkResult = tuple[int, str, str, float, int, float]
 
 
 def _evaluate(
-    model: SequenceClassifier,
+    model: torch.nn.Module,
     loader: DataLoader[Any],
     positions: Sequence[int],
     runtime: TrainingRuntime,
@@ -599,17 +608,30 @@ def train_classification(
     out_dir: str | Path,
     *,
     config: ClassificationTrainConfig | None = None,
+    model: torch.nn.Module | None = None,
     resume: bool = False,
     progress: bool = True,
     val_patients: Collection[str] | None = None,
 ) -> ClassificationTrainResult:
     """Train the stage 2 classifier of one MRI type on a frame store.
 
+    The job trains the model it is given, or the
+    :class:`~radiogenomics.SequenceClassifier` the settings describe: it loops,
+    validates, checkpoints and resumes. Any ``nn.Module`` mapping chunks of frames
+    (B, T, C, H, W), with their validity mask (B, T), to (B,) logits can be trained; the
+    backbone warm-up (``warmup_epochs``) calls its ``freeze_backbone()`` and
+    ``unfreeze_backbone()`` (a user's model without them needs ``warmup_epochs=0``).
+    A run of the user's model records its class; load it by building the module again
+    and calling :func:`~radiogenomics.models.load_weights` on ``best.safetensors``.
+
     Args:
         data_dir: A folder written by ``prepare-classification`` (with ``labels.csv``).
         out_dir: The run folder (created): checkpoints, ``metrics.jsonl``,
             ``config.json``, ``prep-config.json``.
-        config: Training settings; default :class:`ClassificationTrainConfig`.
+        config: Training settings; default :class:`ClassificationTrainConfig`. With
+            ``model``, its model fields (``backbone``, ``hidden_size`` ...) are unused.
+        model: The user's own model instead of the one the settings describe; trained
+            in place. To resume, pass a module built the same way.
         resume: Continue from ``out_dir/last.*`` (starts afresh when there is none).
         progress: Show a progress bar per epoch.
         val_patients: The patients to hold out, given explicitly (e.g. one fold of a
@@ -699,7 +721,11 @@ def train_classification(
 
     with deterministic():
         seed_everything(config.seed)
-        model = config.create_model()
+        user_model = model is not None
+        if model is None:
+            model = config.create_model()
+        else:
+            _check_user_classifier(model, config)
         runtime.place(model)
         optimizer = runtime.adamw(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
@@ -712,7 +738,9 @@ def train_classification(
                 files,
                 check=lambda state: _check_resume(state, config, split_digest, out, context),
                 model=model,
-                load_weights=lambda: _load_state_into(model, files.last, expected=config),
+                load_weights=lambda: _load_state_into(
+                    model, files.last, expected=None if user_model else config
+                ),
                 optimizer=optimizer,
                 stopping=stopping,
                 states={"scaler": scaler},
@@ -745,6 +773,7 @@ def train_classification(
         metadata = {
             "format": CLASSIFICATION_CHECKPOINT_FORMAT,
             "train_config": json.dumps(config.to_dict(), sort_keys=True),
+            **({"user_model": user_model_name(model)} if user_model else {}),
         }
         loss_fn = torch.nn.BCEWithLogitsLoss()
 
@@ -753,10 +782,8 @@ def train_classification(
                 break
             began = time.perf_counter()
             frozen = epoch < config.warmup_epochs
-            if frozen:
-                model.freeze_backbone()
-            else:
-                model.unfreeze_backbone()
+            if config.warmup_epochs:  # the user's model may have no backbone to freeze
+                getattr(model, "freeze_backbone" if frozen else "unfreeze_backbone")()
             step_model = runtime.training_model(model)
             step_model.train()
             train_set.set_epoch(epoch)
@@ -870,6 +897,20 @@ def _requested_mri_types(store: FrameStore, mri_types: Sequence[str] | None) -> 
     if not wanted:
         raise InvalidInputError("the store holds no series at all.", path=store.root)
     return wanted
+
+
+def _check_user_classifier(model: torch.nn.Module, config: ClassificationTrainConfig) -> None:
+    """Refuse a user's model that cannot be trained with these settings."""
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigurationError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
+    if config.warmup_epochs and not all(
+        callable(getattr(model, name, None)) for name in ("freeze_backbone", "unfreeze_backbone")
+    ):
+        raise ConfigurationError(
+            f"warmup_epochs={config.warmup_epochs} freezes the backbone for the first epochs, "
+            f"but {type(model).__name__} has no freeze_backbone()/unfreeze_backbone(); set "
+            "warmup_epochs=0, or wrap your backbone in a SequenceClassifier (which has them)."
+        )
 
 
 def train_classification_all(

@@ -66,6 +66,7 @@ from radiogenomics.training._common import (
     resolve_amp,
     resolve_device,
     seed_everything,
+    user_model_name,
 )
 from radiogenomics.training._distributed import (
     DistributedContext,
@@ -250,10 +251,37 @@ def _split(
     return patient_split(patients, val_fraction=config.val_fraction, seed=config.seed)
 
 
+def _check_user_model(model: torch.nn.Module, channels: int, size: int) -> None:
+    """Check, on one blank slice, that a user's model gives one logit map per region."""
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigurationError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            output = model(torch.zeros(1, 3, size, size, device=device))
+    except Exception as error:
+        raise ConfigurationError(
+            f"the model failed on a slice of shape (1, 3, {size}, {size}) ({type(error).__name__}: "
+            f"{error}); it must map (B, 3, H, W) slices to (B, C, H, W) logits."
+        ) from error
+    finally:
+        model.train(training)
+    expected = (1, channels, size, size)
+    if not isinstance(output, torch.Tensor) or tuple(output.shape) != expected:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output)
+        raise ConfigurationError(
+            f"the model maps a (1, 3, {size}, {size}) slice to {shape}; expected logits of "
+            f"shape {expected}: one channel per mask region of the prepared folder."
+        )
+
+
 def _check_resume(
     state: Mapping[str, Any],
     config: SegmentationTrainConfig,
-    model_config: SegmentationModelConfig,
+    model_record: Mapping[str, Any],
     split_digest: str,
     path: Path,
     context: DistributedContext,
@@ -261,7 +289,7 @@ def _check_resume(
     saved_model = json.loads(state["model_config"])
     model_diffs = [
         f"model {k}: {saved_model.get(k)!r} -> {v!r}"
-        for k, v in model_config.to_dict().items()
+        for k, v in model_record.items()
         if saved_model.get(k) != v
     ]
     check_resume(
@@ -328,6 +356,7 @@ def train_segmentation(
     *,
     config: SegmentationTrainConfig | None = None,
     model_config: SegmentationModelConfig | None = None,
+    model: torch.nn.Module | None = None,
     encoder_weights: str | Path | None = None,
     split: tuple[Sequence[int], Sequence[int]] | None = None,
     resume: bool = False,
@@ -335,13 +364,24 @@ def train_segmentation(
 ) -> TrainResult:
     """Train a stage 1 segmentation model on a prepared folder.
 
+    The job trains the model it is given (or the one ``model_config`` describes): it
+    loops, validates, checkpoints and resumes. Any ``nn.Module`` mapping (B, 3, H, W)
+    ImageNet-normalised slices to (B, C, H, W) logits, one channel per mask region of
+    the prepared folder, can be trained. A run of the library's model records its
+    settings, so :func:`~radiogenomics.models.load_segmentation_model` rebuilds it; a
+    run of the user's model records its class, and is loaded by building the module
+    again and calling :func:`~radiogenomics.models.load_weights` on ``best.safetensors``.
+
     Args:
         data_dir: A folder written by
             :func:`~radiogenomics.data.prepare_segmentation`.
         out_dir: The run folder (created): checkpoints, ``metrics.jsonl``, ``config.json``.
         config: Training settings; default :class:`SegmentationTrainConfig`.
-        model_config: The model; default Unet++/DenseNet121/2 classes. Its
+        model_config: The library's model; default Unet++/DenseNet121/2 classes. Its
             ``image_size`` is replaced by ``config.image_size``.
+        model: The user's own model instead (not with ``model_config`` or
+            ``encoder_weights``); trained in place. To resume, pass a module built the
+            same way.
         encoder_weights: A local file of pretrained encoder weights (see
             :func:`~radiogenomics.models.create_segmentation_model`).
         split: Explicit ``(train_rows, val_rows)`` indices into the manifest, overriding
@@ -362,6 +402,11 @@ def train_segmentation(
     from tqdm.auto import tqdm
 
     config = config or SegmentationTrainConfig()
+    if model is not None and (model_config is not None or encoder_weights is not None):
+        raise ConfigurationError(
+            "give your own model (model=) or the library's (model_config=, "
+            "encoder_weights=), not both."
+        )
     model_config = dataclasses.replace(
         model_config or SegmentationModelConfig(), image_size=config.image_size
     )
@@ -370,12 +415,25 @@ def train_segmentation(
     if len(store) == 0:
         raise InvalidInputError("the prepared folder holds no slices.", path=data_dir)
     n_channels = int(store[0].masks.shape[0])
-    if n_channels != model_config.classes:
+    if model is not None:
+        _check_user_model(model, n_channels, config.image_size)
+        if config.warmup_epochs and not isinstance(
+            getattr(model, "encoder", None), torch.nn.Module
+        ):
+            raise ConfigurationError(
+                f"warmup_epochs={config.warmup_epochs} freezes the encoder for the first "
+                f"epochs, but {type(model).__name__} has no .encoder module; set "
+                "warmup_epochs=0, or name the part to freeze .encoder."
+            )
+    elif n_channels != model_config.classes:
         raise InvalidInputError(
             f"the prepared masks have {n_channels} channels but the model has "
             f"{model_config.classes} classes; set classes={n_channels}.",
             path=data_dir,
         )
+    model_record = (
+        model_config.to_dict() if model is None else {"user_model": user_model_name(model)}
+    )
     if split is None:
         train_rows, val_rows = (list(map(int, s)) for s in _split(store, config))
     else:
@@ -390,7 +448,9 @@ def train_segmentation(
 
     with deterministic():
         seed_everything(config.seed)
-        model = runtime.place(model_config.create(encoder_weights=encoder_weights))
+        if model is None:
+            model = model_config.create(encoder_weights=encoder_weights)
+        model = runtime.place(model)
         optimizer = runtime.adamw(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
@@ -404,10 +464,12 @@ def train_segmentation(
             start, history = runtime.resume(
                 files,
                 check=lambda state: _check_resume(
-                    state, config, model_config, split_digest, out, context
+                    state, config, model_record, split_digest, out, context
                 ),
                 model=model,
-                load_weights=lambda: load_weights(model, files.last, config=model_config),
+                load_weights=lambda: load_weights(
+                    model, files.last, config=None if "user_model" in model_record else model_config
+                ),
                 optimizer=optimizer,
                 stopping=stopping,
                 states={"scheduler": scheduler, "scaler": scaler},
@@ -416,7 +478,7 @@ def train_segmentation(
             "data_dir": str(data_dir),
             # How the training slices were made (their layout, for training_orientation).
             "prepare_config": store.prep_config,
-            "model_config": model_config.to_dict(),
+            "model_config": model_record,
             "train_config": config.to_dict(),
             "processes": context.world_size,
             "train_rows": len(train_rows),
@@ -436,10 +498,14 @@ def train_segmentation(
             seed=config.seed,
         )
         val_set = SegmentationDataset(store, val_rows, image_size=config.image_size)
-        encoder: torch.nn.Module = model.encoder  # type: ignore[assignment]
+        encoder: torch.nn.Module | None = getattr(model, "encoder", None)
         metadata = {
             "format": CHECKPOINT_FORMAT,
-            "model_config": model_config.to_json(),
+            **(
+                {"model_config": model_config.to_json()}
+                if "user_model" not in model_record
+                else {"user_model": str(model_record["user_model"])}
+            ),
             "train_config": json.dumps(config.to_dict(), sort_keys=True),
         }
 
@@ -448,7 +514,7 @@ def train_segmentation(
                 break
             began = time.perf_counter()
             frozen = epoch < config.warmup_epochs
-            for parameter in encoder.parameters():
+            for parameter in () if encoder is None else encoder.parameters():
                 parameter.requires_grad_(not frozen)
             step_model = runtime.training_model(model)
             step_model.train()
@@ -509,7 +575,7 @@ def train_segmentation(
                 },
                 settings={
                     "train_config": json.dumps(config.to_dict()),
-                    "model_config": model_config.to_json(),
+                    "model_config": json.dumps(model_record, sort_keys=True),
                     "split_digest": split_digest,
                 },
             )
