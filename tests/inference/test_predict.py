@@ -284,3 +284,43 @@ def test_prediction_refuses_another_stage1_model(seg_run: Path, test_dir: Path) 
         test_dir, segmentation_run=seg_run, classification_runs=RUNS[:1], loader=make_loader(prep)
     )
     assert ["does not record its stage 1 model" in n for n in unrecorded.notes] == [True]
+
+
+class MaxOfSeries:
+    """A user's aggregator: the highest chunk probability of each patient (0.5 if none)."""
+
+    def __init__(self) -> None:
+        self.best: dict[str, float] = {}
+
+    def update(self, patient_ids: Any, mri_types: Any, probabilities: Any) -> None:
+        for patient, value in zip(
+            patient_ids, torch.as_tensor(probabilities).tolist(), strict=True
+        ):
+            self.best[patient] = max(self.best.get(patient, 0.0), float(value))
+
+    def aggregate(self, patients: Any = None) -> dict[str, float]:
+        return {p: self.best.get(p, 0.5) for p in (patients or self.best)}
+
+
+def test_prediction_takes_the_parts(seg_run: Path, test_dir: Path) -> None:
+    from radiogenomics.inference import Aggregator, load_classification_runs
+
+    prep = ClassificationPrepConfig()
+    runs = load_classification_runs(RUNS, segmentation_run=seg_run, loader=make_loader(prep))
+    assert [r.mri_type for r in runs] == ["FLAIR", "T1wCE"]
+    assert runs[0].recipe is runs[1].recipe  # one recipe per setting: frames made once
+    by_folders = run_prediction(
+        test_dir, segmentation_run=seg_run, classification_runs=RUNS, loader=make_loader(prep)
+    )
+    by_parts = run_prediction(test_dir, classifiers=runs)
+    assert by_parts.probabilities == by_folders.probabilities
+    maximum = MaxOfSeries()
+    assert isinstance(maximum, Aggregator)
+    custom = run_prediction(test_dir, classifiers=runs, aggregator=maximum)
+    assert list(custom.probabilities) == list(by_parts.probabilities)  # one row per patient
+    assert custom.probabilities == {p: maximum.best.get(p, 0.5) for p in custom.probabilities}
+    assert custom.fallback_patients == by_parts.fallback_patients
+    with pytest.raises(ConfigurationError, match="one of the two"):
+        run_prediction(test_dir, classifiers=runs, classification_runs=RUNS)
+    with pytest.raises(ConfigurationError, match="one of the two"):
+        run_prediction(test_dir, segmentation_run=seg_run)

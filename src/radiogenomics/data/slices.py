@@ -22,6 +22,8 @@ show its settings, so that a rerun can tell whether the recipe changed.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -82,6 +84,9 @@ class SliceStep(Protocol):
 def describe_step(step: Step) -> Any:
     """A step's settings as JSON-ready data: its ``to_dict()`` if it has one, else its repr.
 
+    A function is described by its qualified name (``mymodule.keep_first_ten``), a
+    ``functools.partial`` by its function and arguments.
+
     Raises:
         ConfigurationError: The step's repr is Python's default (``<... at 0x...>``),
             which changes from run to run and shows no setting.
@@ -89,6 +94,12 @@ def describe_step(step: Step) -> Any:
     to_dict = getattr(step, "to_dict", None)
     if callable(to_dict):
         return {"step": type(step).__name__, **dict(to_dict())}
+    if inspect.isfunction(step) or inspect.isbuiltin(step):
+        return f"{step.__module__}.{step.__qualname__}"
+    if isinstance(step, functools.partial):
+        arguments = [repr(a) for a in step.args]
+        arguments += [f"{k}={v!r}" for k, v in step.keywords.items()]
+        return f"partial({describe_step(step.func)}, {', '.join(arguments)})"
     text = repr(step)
     if " at 0x" in text:
         raise ConfigurationError(
