@@ -72,7 +72,7 @@ def test_the_recipe_of_settings_is_the_librarys_frames(cohort: Path, seg_run: Pa
     same, _ = series_to_frames(pixels, predictor, config, positions=positions)
     assert np.array_equal(frames, same)
     assert len(records) == len(frames) > 0
-    with pytest.raises(ConfigurationError, match="zoom=1.2 but the settings say zoom=1.5"):
+    with pytest.raises(ConfigurationError, match=r"zoom=1\.2 but the settings say zoom=1\.5"):
         FrameRecipe.from_config(ClassificationPrepConfig(zoom=1.5), predictor)
 
 
