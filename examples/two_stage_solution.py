@@ -38,6 +38,22 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing downloads, ever
 
+from radiogenomics import (
+    BlankSliceFilter,
+    ChunkDataset,
+    ContourCountFilter,
+    DistinctSampler,
+    MaskPredictor,
+    PatientAggregator,
+    Pipeline,
+    ResizeSlices,
+    SequenceClassifier,
+    SliceExtractor,
+    TumorAreaFilter,
+    ZoomTTA,
+)
+from radiogenomics.data import FrameRecipe, SliceRecipe
+from radiogenomics.pipeline import Step
 from radiogenomics.presets import PRESETS, Preset, get_preset
 
 MRI_TYPES = ("FLAIR", "T1w", "T1wCE", "T2w")
@@ -163,11 +179,58 @@ def choose_settings(args: argparse.Namespace) -> Preset:
     )
 
 
-# Step 2 -- stage 1: prepare slices, train the segmentation model -------------------------
+# Step 2 -- stage 1: the slice recipe, its preparation, the segmentation model ------------
 
 
-def prepare_stage1(inputs: Inputs, preset: Preset, out: Path, args: argparse.Namespace) -> Path:
-    """Cut BraTS volumes into filtered, sampled slices with WT/ET masks (resumable)."""
+def slice_recipe(preset: Preset) -> SliceRecipe:
+    """The stage 1 building blocks, from the preset's settings, in the order they run.
+
+    A volume is cut along each plane (``SliceExtractor``); relatively distinct slices are
+    kept (``DistinctSampler``) and, of those, the slices with enough tumor
+    (``TumorAreaFilter``) and few tumor regions (``ContourCountFilter``); the kept
+    slices are resized last. Any of these may be replaced by a step of your own (see
+    ``custom_components.py``).
+    """
+    settings = preset.segmentation_prep
+    extractor = SliceExtractor(
+        planes=settings.planes, orientation=settings.orientation, intensity=settings.intensity
+    )
+    sampler = DistinctSampler(
+        method=settings.sampler,
+        max_similarity=settings.max_similarity,
+        fraction=settings.stride_fraction,
+    )
+    filters: list[Step] = [
+        TumorAreaFilter(
+            min_ratio=settings.min_ratio,
+            reference=settings.reference,
+            area=settings.area,
+            channel=settings.regions[0],
+        )
+    ]
+    if settings.max_contours is not None:
+        filters.append(ContourCountFilter(max_contours=settings.max_contours, min_contours=0))
+    steps: list[Step] = [extractor]
+    if settings.blank_min_fraction is not None:
+        steps.append(BlankSliceFilter(min_fraction=settings.blank_min_fraction))
+    ordered: list[Step] = (
+        [sampler, *filters] if settings.order == "sample-then-filter" else [*filters, sampler]
+    )
+    steps += ordered
+    if settings.size is not None:
+        steps.append(ResizeSlices(size=settings.size))
+    return SliceRecipe(
+        Pipeline(steps),
+        modalities=settings.modalities,
+        regions=settings.regions,  # type: ignore[arg-type]
+        settings=settings,  # checked to be these steps; recorded as the preset's settings
+    )
+
+
+def prepare_stage1(
+    inputs: Inputs, recipe: SliceRecipe, out: Path, args: argparse.Namespace
+) -> Path:
+    """Run the slice recipe over every BraTS case (resumable, in parallel)."""
     from radiogenomics.data import prepare_segmentation
     from radiogenomics.io import find_brats_cases, task2_patient_ids
 
@@ -183,7 +246,7 @@ def prepare_stage1(inputs: Inputs, preset: Preset, out: Path, args: argparse.Nam
     report = prepare_segmentation(
         cases,
         out,
-        config=preset.segmentation_prep,
+        recipe=recipe,
         workers=args.workers,
         exclude_ids=task2_ids,
         progress=args.progress,
@@ -216,24 +279,69 @@ def train_stage1(
     return {k: v for k, v in scores.items() if k.startswith(("dice_", "iou_"))}
 
 
-# Step 3 -- stage 2: frames with predicted masks, one classifier per MRI type -------------
+# Step 3 -- stage 2: the frame recipe, its preparation, one classifier per MRI type -------
+
+
+def frame_recipe(preset: Preset, seg_run: Path, device: str) -> FrameRecipe:
+    """The stage 2 building blocks: the stage 1 model as mask predictor, and the filters.
+
+    Every slice of a series becomes a frame [image, WT, ET] with the masks the stage 1
+    model predicts (``MaskPredictor``: the reference's 1.2 zoom and its inverse); the
+    frames with enough tumor and few tumor regions are kept. The same recipe object
+    makes the training frames (here) and the frames of the test patients (step 4).
+    """
+    from radiogenomics.models import load_segmentation_model
+
+    settings = preset.classification_prep
+    model, model_config = load_segmentation_model(seg_run, device=device)
+    predictor = MaskPredictor(
+        model,
+        image_size=model_config.image_size,
+        zoom=settings.zoom,
+        threshold=settings.threshold,
+        batch_size=preset.prediction.mask_batch_size,
+        device=device,
+    )
+    steps: list[Step] = [
+        BlankSliceFilter(min_fraction=settings.blank_min_fraction),
+        TumorAreaFilter(
+            min_ratio=settings.min_ratio,
+            reference=settings.reference,
+            area=settings.area,
+            channel="WT",
+            brain_threshold=settings.brain_threshold,
+        ),
+        ContourCountFilter(
+            max_contours=settings.max_contours,
+            min_contours=settings.min_contours,
+            count_holes=settings.count_holes,
+            channel="WT",
+        ),
+    ]
+    # `settings=`: the recipe is checked to be the preset's, and recorded as its settings,
+    # so `radiogenomics predict` can rebuild it from a run folder too.
+    return FrameRecipe(predictor, steps=steps, intensity=settings.intensity, settings=settings)
 
 
 def prepare_stage2(
-    inputs: Inputs, seg_run: Path, preset: Preset, out: Path, args: argparse.Namespace
+    inputs: Inputs,
+    recipe: FrameRecipe,
+    seg_run: Path,
+    preset: Preset,
+    out: Path,
+    args: argparse.Namespace,
 ) -> Path:
-    """Turn every training series into [image, WT, ET] frames that pass the filters."""
+    """Run the frame recipe over every training series (resumable)."""
     from radiogenomics.data import prepare_classification
 
     report = prepare_classification(
         inputs.task2_dir,
         out,
         labels=inputs.labels,
-        segmentation_run=seg_run,  # its masks condition the frames
-        config=preset.classification_prep,
-        workers=args.workers,
-        device=args.device,
-        batch_size=preset.prediction.mask_batch_size,
+        recipe=recipe,
+        segmentation_run=seg_run,  # recorded: prediction checks it is the same model
+        mri_types=preset.classification_prep.mri_types,
+        exclude_known_bad=preset.classification_prep.exclude_known_bad,
         progress=args.progress,
     )
     log(f"stage 2 data: {report.summary().splitlines()[0]}")
@@ -247,23 +355,45 @@ def train_stage2(
     from radiogenomics.data import FrameStore
     from radiogenomics.training import train_classification
 
+    store = FrameStore(frames)
     runs: dict[str, dict[str, Any]] = {}
-    for mri_type in FrameStore(frames).mri_types:
-        config = preset.replace(classification_train={"mri_type": mri_type})
+    for mri_type in store.mri_types:
+        settings = preset.replace(classification_train={"mri_type": mri_type})
+        config = settings.classification_train
+        # What the classifier sees: chunks of `sequence_length` frames, every `stride`.
+        chunks = ChunkDataset(
+            store.frames_by_series(mri_type=mri_type),
+            store.labels,
+            length=config.sequence_length,
+            stride=config.stride,
+            last=config.last,
+            image_size=config.image_size,
+        )
+        model = SequenceClassifier(
+            backbone=config.backbone,  # a timm name, or any nn.Module of your own
+            pretrained_weights=config.backbone_weights,  # a local file, or None
+            hidden_size=config.hidden_size,
+            num_layers=config.num_layers,
+            sequence_length=config.sequence_length,
+            head=config.head,
+            dropout=config.dropout,
+        )
         result = train_classification(
             frames,
             out / mri_type,
-            config=config.classification_train,
+            config=config,
+            model=model,
             resume=args.resume,
             progress=args.progress,
         )
         auc = result.best_scores.get("patient_auc", float("nan"))
         log(
-            f"stage 2 {mri_type}: {result.epochs_completed} epochs, best epoch "
-            f"{result.best_epoch}: val loss {result.best_val_loss:.3f}, validation patient "
-            f"AUC {auc:.3f} ({len(result.val_patients)} patients)"
+            f"stage 2 {mri_type}: {len(chunks)} chunks of {len(chunks.series_keys())} series; "
+            f"{result.epochs_completed} epochs, best epoch {result.best_epoch}: val loss "
+            f"{result.best_val_loss:.3f}, validation patient AUC {auc:.3f} "
+            f"({len(result.val_patients)} patients)"
         )
-        runs[mri_type] = {"run": result.run_dir, "val_patient_auc": auc}
+        runs[mri_type] = {"run": result.run_dir, "val_patient_auc": auc, "config": config}
     return runs
 
 
@@ -272,44 +402,65 @@ def train_stage2(
 
 def predict_test(
     test_dir: Path,
-    seg_run: Path,
-    cls_runs: dict[str, Path],
+    recipe: FrameRecipe,
+    trained: dict[str, dict[str, Any]],
     preset: Preset,
     device: str,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]], list[str]]:
     """One probability per test patient: the mean over chunks, then over MRI types.
 
-    Each MRI type's model predicts its own series (masks from stage 1, the same filters
-    as in training, chunks, test-time zoom); the mean over a series' chunks is that
-    series' probability. A patient's probability is the mean over the MRI types that
-    kept at least one chunk; a patient with none gets the fallback.
+    Each MRI type's classifier (its best checkpoint) predicts the frames that the same
+    recipe makes of its series, in chunks, with the test-time zoom (``ZoomTTA``); the
+    ``PatientAggregator`` takes the mean over a series' chunks, then over the MRI types
+    that kept a chunk, and gives the fallback to a patient with none.
     """
-    from radiogenomics.inference import mean_over_mri_types, run_prediction
+    from radiogenomics.inference import ClassificationRun, run_prediction
+    from radiogenomics.models import load_weights
 
-    per_type: dict[str, dict[str, float]] = {}
-    series: dict[tuple[str, str], float] = {}
-    patients: list[str] = []
-    for mri_type, run in cls_runs.items():
-        result = run_prediction(
-            test_dir,
-            segmentation_run=seg_run,
-            classification_runs=[run],
-            device=device,
-            tta=preset.prediction.tta(),
-            batch_size=preset.prediction.batch_size,
-            mask_batch_size=preset.prediction.mask_batch_size,
-            fallback=preset.prediction.fallback,
+    classifiers = []
+    for mri_type, run in trained.items():
+        config = run["config"]
+        model = SequenceClassifier(
+            backbone=config.backbone,
+            hidden_size=config.hidden_size,
+            num_layers=config.num_layers,
+            sequence_length=config.sequence_length,
+            head=config.head,
+            dropout=config.dropout,
         )
-        for line in result.summary().splitlines()[1:]:  # series that could not be read
-            log(line)
-        patients = list(result.probabilities)
-        per_type[mri_type] = result.probabilities
-        for (patient, predicted_type), n_chunks in result.chunks.items():
-            if n_chunks:
-                series[(patient, predicted_type)] = result.probabilities[patient]
-    combined = mean_over_mri_types(series, patients, fallback=preset.prediction.fallback)
-    no_chunk = [p for p in patients if not any((p, t) in series for t in cls_runs)]
-    return combined, per_type, no_chunk
+        load_weights(model, Path(run["run"]) / "best.safetensors")
+        classifiers.append(
+            ClassificationRun(
+                model=model.to(device).eval(),
+                mri_type=mri_type,
+                recipe=recipe,
+                sequence_length=config.sequence_length,
+                stride=config.stride,
+                last=config.last,
+                image_size=config.image_size,
+                exclude_known_bad=preset.classification_prep.exclude_known_bad,
+            )
+        )
+    settings = preset.prediction
+    tta = (
+        ZoomTTA(scales=settings.tta_scales, include_identity=settings.tta_include_identity)
+        if settings.tta_scales
+        else None
+    )
+    aggregator = PatientAggregator(fallback=settings.fallback)
+    result = run_prediction(
+        test_dir,
+        classifiers=classifiers,
+        tta=tta,
+        aggregator=aggregator,
+        batch_size=settings.batch_size,
+    )
+    for line in result.summary().splitlines()[1:]:  # series that could not be read
+        log(line)
+    patients = list(result.probabilities)
+    series = aggregator.series_probabilities()  # (patient, MRI type) -> probability
+    per_type = {t: {p: series.get((p, t), settings.fallback) for p in patients} for t in trained}
+    return result.probabilities, per_type, result.fallback_patients
 
 
 # Step 5 -- scores and pictures ----------------------------------------------------------
@@ -475,12 +626,13 @@ def main(argv: list[str] | None = None) -> int:
     log(f"preset {preset.name!r} ({preset.description}), device {args.device}")
 
     # Step 2: stage 1.
-    slices = prepare_stage1(inputs, preset, out / "stage1-slices", args)
+    slices = prepare_stage1(inputs, slice_recipe(preset), out / "stage1-slices", args)
     seg_run = out / "stage1-run"
     segmentation = train_stage1(slices, preset, seg_run, args)
 
     # Step 3: stage 2.
-    frames = prepare_stage2(inputs, seg_run, preset, out / "stage2-frames", args)
+    recipe = frame_recipe(preset, seg_run, args.device)
+    frames = prepare_stage2(inputs, recipe, seg_run, preset, out / "stage2-frames", args)
     trained = train_stage2(frames, preset, out / "stage2-runs", args)
     cls_runs = {t: Path(r["run"]) for t, r in trained.items()}
 
@@ -504,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     scored: tuple[dict[str, float], Path] | None = None
     for folder, name, labels in targets:
         probabilities, per_type, no_chunk = predict_test(
-            folder, seg_run, cls_runs, preset, args.device
+            folder, recipe, trained, preset, args.device
         )
         path = write_submission(probabilities, out / name, expected=list(probabilities))
         log(f"wrote {path}: {len(probabilities)} patients, {len(no_chunk)} without a chunk")

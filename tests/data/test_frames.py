@@ -140,3 +140,13 @@ def test_a_run_without_its_recipe_is_refused() -> None:
         ClassificationRun(model=model, mri_type="FLAIR", recipe=None)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="MRI type 'DWI'"):
         ClassificationRun(model=model, mri_type="DWI", recipe=FrameRecipe(BrightMasks()))
+
+
+def test_settings_given_to_a_frame_recipe_are_checked() -> None:
+    config = ClassificationPrepConfig(min_ratio=0.05)
+    recipe = FrameRecipe(BrightMasks(), steps=config.filters(), settings=config)
+    assert recipe.record() == config.to_dict()
+    with pytest.raises(ConfigurationError, match="not the one its settings describe"):
+        FrameRecipe(BrightMasks(), steps=config.filters(), settings=ClassificationPrepConfig())
+    with pytest.raises(ConfigurationError, match="intensity='percentile'"):
+        FrameRecipe(BrightMasks(), steps=config.filters(), intensity="percentile", settings=config)

@@ -121,3 +121,14 @@ def test_steps_must_describe_themselves_and_pickle_for_workers(
     with pytest.raises(ConfigurationError, match="not both"):
         prepare_segmentation(cases, tmp_path / "out", recipe=local, config=SMALL)
     assert not (tmp_path / "out").exists()
+
+
+def test_settings_given_to_a_recipe_are_checked() -> None:
+    pipeline = build_segmentation_pipeline(SMALL)
+    recipe = SliceRecipe(pipeline, modalities=SMALL.modalities, settings=SMALL)
+    assert recipe.record() == json.loads(SMALL.to_json())  # recorded as the CLI records it
+    with pytest.raises(ConfigurationError, match="not the one its settings describe"):
+        SliceRecipe(pipeline, settings=SMALL)  # all four modalities, the settings say two
+    other = SegmentationPrepConfig(size=64, planes=("axial",), modalities=("flair", "t2"))
+    with pytest.raises(ConfigurationError, match=r"ResizeSlices\(size=32\)"):
+        SliceRecipe(pipeline, modalities=SMALL.modalities, settings=other)

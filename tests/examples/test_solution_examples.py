@@ -305,3 +305,27 @@ def test_local_pretrained_weights(tmp_path: Path) -> None:
     assert "a hub name: ConfigurationError" in printed
     assert "never downloads" in printed
     assert "a missing file: InputNotFoundError" in printed
+
+
+def test_custom_components_run_end_to_end(tmp_path: Path) -> None:
+    # One part of the user's own per stage: a filter, a backbone, an aggregation.
+    out = tmp_path / "custom"
+    argv = ["--out", str(out), "--task1-cases", "3", "--patients", "8", "--test-patients", "4"]
+    small = ["--seg-epochs", "1", "--cls-epochs", "1", "--mri-types", "FLAIR"]
+    printed = _run("custom_components", [*argv, *small])
+    recorded = json.loads((out / "slices" / "prepare-config.json").read_text())
+    assert "BrainCoverageFilter(min_fraction=0.2)" in recorded["pipeline"]
+    metadata = json.loads((out / "cls" / "FLAIR" / "config.json").read_text())
+    assert metadata["val_patients"]
+    from safetensors import safe_open
+
+    with safe_open(str(out / "cls" / "FLAIR" / "best.safetensors"), framework="pt") as handle:
+        user_model = (handle.metadata() or {}).get("user_model", "")
+    assert user_model.endswith("SequenceClassifier(backbone=SmallCNN)")
+    match = re.search(r"test patients: (\d+), AUC ([0-9.]+|nan)", printed)
+    assert match, printed
+    assert int(match.group(1)) == 4
+    example = _example("custom_components")
+    aggregator = example.TrimmedMeanAggregator(fallback=0.25)
+    aggregator.update(["1", "1", "1", "1"], ["FLAIR"] * 4, [0.0, 0.2, 0.4, 1.0])
+    assert aggregator.aggregate(["1", "2"]) == pytest.approx({"1": 0.3, "2": 0.25})

@@ -365,12 +365,16 @@ class FrameRecipe:
             (:meth:`ClassificationPrepConfig.filters`).
         intensity: The normalisation of the whole series to uint8.
         channels: The names of the mask channels (WT, then ET).
-        settings: The recipe's record when it was built from settings (set by
-            :meth:`from_config`); ``None`` records the steps and the mask function.
+        settings: The library settings this recipe implements, when it does: its steps,
+            normalisation and mask predictor are checked to be those of the settings,
+            and the recipe is then recorded as the settings, so that runs trained on
+            its frames can be rebuilt by ``radiogenomics predict``. ``None`` records the
+            steps and the mask function themselves.
 
     Raises:
-        ConfigurationError: An option is invalid, or a step or the mask function does
-            not describe itself (see :func:`~radiogenomics.data.slices.describe_step`).
+        ConfigurationError: An option is invalid, a step or the mask function does not
+            describe itself (see :func:`~radiogenomics.data.slices.describe_step`), or
+            the recipe is not the one ``settings`` describe.
 
     Example:
         >>> import numpy as np
@@ -393,7 +397,7 @@ class FrameRecipe:
         steps: Sequence[SliceStep] | Pipeline | None = None,
         intensity: IntensityMethod = "minmax",
         channels: tuple[str, ...] = ("WT", "ET"),
-        settings: Mapping[str, Any] | None = None,
+        settings: ClassificationPrepConfig | Mapping[str, Any] | None = None,
     ) -> None:
         if not callable(masks):
             raise ConfigurationError(
@@ -410,8 +414,41 @@ class FrameRecipe:
         if len(channels) < 2:
             raise ConfigurationError(f"channels={channels!r} must name WT and ET (two at least).")
         self.channels = tuple(channels)
-        self.settings = None if settings is None else dict(settings)
+        self.settings: dict[str, Any] | None = None
+        if settings is not None:
+            config = (
+                settings
+                if isinstance(settings, ClassificationPrepConfig)
+                else ClassificationPrepConfig.from_dict(settings)
+            )
+            self._check_settings(config)
+            self.settings = config.to_dict()
         self.record()  # every step must describe itself
+
+    def _check_settings(self, config: ClassificationPrepConfig) -> None:
+        """Refuse settings that are not what this recipe does."""
+        differences = []
+        for name in ("zoom", "threshold"):
+            value = getattr(self.masks, name, None)
+            if isinstance(value, float) and value != getattr(config, name):
+                differences.append(
+                    f"the mask predictor has {name}={value} but the settings say "
+                    f"{name}={getattr(config, name)}"
+                )
+        if self.intensity != config.intensity:
+            differences.append(
+                f"intensity={self.intensity!r} but the settings say {config.intensity!r}"
+            )
+        mine = [describe_step(step) for step in self.steps]
+        theirs = [describe_step(step) for step in config.filters()]
+        if mine != theirs:
+            differences.append(f"the steps are {mine} but the settings' are {theirs}")
+        if differences:
+            raise ConfigurationError(
+                "the recipe is not the one its settings describe: "
+                + "; ".join(differences)
+                + ". Build it with the settings' values, or leave settings out."
+            )
 
     @classmethod
     def from_config(cls, config: ClassificationPrepConfig, masks: MaskFunction) -> FrameRecipe:
@@ -423,16 +460,7 @@ class FrameRecipe:
         Raises:
             ConfigurationError: ``masks`` uses another zoom or threshold than ``config``.
         """
-        for name in ("zoom", "threshold"):
-            value = getattr(masks, name, None)
-            if isinstance(value, float) and value != getattr(config, name):
-                raise ConfigurationError(
-                    f"the mask predictor has {name}={value} but the settings say "
-                    f"{name}={getattr(config, name)}; build it with the settings' value."
-                )
-        return cls(
-            masks, steps=config.filters(), intensity=config.intensity, settings=config.to_dict()
-        )
+        return cls(masks, steps=config.filters(), intensity=config.intensity, settings=config)
 
     def record(self) -> dict[str, Any]:
         """The recipe as JSON-ready data: built from settings, the settings; otherwise the

@@ -698,6 +698,10 @@ def prepare_classification(
         settings = config or ClassificationPrepConfig()
         selection = _Selection(settings.mri_types, settings.exclude_known_bad)
         record: dict[str, Any] = settings.to_dict()
+    elif recipe.settings is not None:  # the library's recipe: recorded as its settings
+        settings = ClassificationPrepConfig.from_dict(recipe.settings)
+        selection = _Selection(settings.mri_types, settings.exclude_known_bad)
+        record = settings.to_dict()
     else:
         selection = _Selection()
         record = {

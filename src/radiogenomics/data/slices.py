@@ -222,8 +222,10 @@ class SliceRecipe:
             :class:`~radiogenomics.Pipeline` or a sequence of steps).
         modalities: The modalities to read; each volume goes through the pipeline.
         regions: The mask channels, in order (``WT``, ``ET`` in the reference).
-        settings: The recipe's record when it was built from settings
-            (:meth:`from_config` sets it); ``None`` records the steps themselves.
+        settings: The library settings this recipe implements, when it does: its
+            pipeline, modalities and regions are checked to be those of the settings,
+            and the recipe is then recorded as the settings (as the command line
+            records them). ``None`` records the steps themselves.
 
     Example:
         >>> from radiogenomics import Pipeline, SliceExtractor, TumorAreaFilter
@@ -246,7 +248,7 @@ class SliceRecipe:
         *,
         modalities: str | Sequence[str] = MODALITIES,
         regions: Region | Sequence[Region] = ("WT", "ET"),
-        settings: Mapping[str, Any] | None = None,
+        settings: SegmentationPrepConfig | Mapping[str, Any] | None = None,
     ) -> None:
         steps = pipeline if isinstance(pipeline, Pipeline) else Pipeline(list(pipeline))
         if not len(steps):
@@ -254,8 +256,34 @@ class SliceRecipe:
         object.__setattr__(self, "pipeline", steps)
         object.__setattr__(self, "modalities", check_names("modalities", modalities, MODALITIES))
         object.__setattr__(self, "regions", check_names("regions", regions, REGIONS))
-        object.__setattr__(self, "settings", None if settings is None else dict(settings))
+        object.__setattr__(self, "settings", None)
+        if settings is not None:
+            config = (
+                settings
+                if isinstance(settings, SegmentationPrepConfig)
+                else SegmentationPrepConfig.from_json(json.dumps(dict(settings)))
+            )
+            self._check_settings(config)
+            object.__setattr__(self, "settings", json.loads(config.to_json()))
         self.record()  # every step must describe itself
+
+    def _check_settings(self, config: SegmentationPrepConfig) -> None:
+        """Refuse settings that are not what this recipe does."""
+        differences = []
+        if self.modalities != config.modalities:
+            differences.append(f"modalities {self.modalities} vs {config.modalities}")
+        if self.regions != config.regions:
+            differences.append(f"regions {self.regions} vs {config.regions}")
+        mine = [describe_step(step) for step in self.pipeline]
+        theirs = [describe_step(step) for step in build_segmentation_pipeline(config)]
+        if mine != theirs:
+            differences.append(f"the steps are {mine} but the settings' are {theirs}")
+        if differences:
+            raise ConfigurationError(
+                "the recipe is not the one its settings describe: "
+                + "; ".join(differences)
+                + ". Build it with the settings' values, or leave settings out."
+            )
 
     @classmethod
     def from_config(cls, config: SegmentationPrepConfig) -> SliceRecipe:
@@ -264,7 +292,7 @@ class SliceRecipe:
             build_segmentation_pipeline(config),
             modalities=config.modalities,
             regions=config.regions,  # type: ignore[arg-type]
-            settings=json.loads(config.to_json()),
+            settings=config,
         )
 
     @property

@@ -226,6 +226,14 @@ def _prep_config(info: RunInfo, path: Path) -> ClassificationPrepConfig:
             "frame store written by `radiogenomics prepare-classification`.",
             path=path,
         )
+    if "recipe" in prep:
+        raise InvalidInputError(
+            "the classification run was trained on frames of a recipe of the user's own "
+            f"({prep['recipe']}), which the library cannot rebuild from settings. Predict "
+            "with the parts: ClassificationRun(model, mri_type, recipe=that recipe, ...) "
+            "and run_prediction(classifiers=[...]).",
+            path=path,
+        )
     return ClassificationPrepConfig.from_dict(prep)
 
 

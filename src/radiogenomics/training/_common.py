@@ -82,9 +82,12 @@ def deterministic() -> Iterator[None]:
 
 
 def user_model_name(model: torch.nn.Module) -> str:
-    """How a run names the user's model: its class, as ``module.QualifiedName``."""
+    """How a run names the user's model: its class, as ``module.QualifiedName``, and its
+    backbone's when it has one (``...SequenceClassifier(backbone=SmallCNN)``)."""
     kind = type(model)
-    return f"{kind.__module__}.{kind.__qualname__}"
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    backbone = getattr(model, "backbone_name", None)
+    return f"{name}(backbone={backbone})" if isinstance(backbone, str) else name
 
 
 def seed_everything(seed: int) -> None:

@@ -630,8 +630,10 @@ def train_classification(
             ``config.json``, ``prep-config.json``.
         config: Training settings; default :class:`ClassificationTrainConfig`. With
             ``model``, its model fields (``backbone``, ``hidden_size`` ...) are unused.
-        model: The user's own model instead of the one the settings describe; trained
-            in place. To resume, pass a module built the same way.
+        model: The model to train, in place: a
+            :class:`~radiogenomics.SequenceClassifier` of the settings' model fields
+            (then the run loads back like one built from the settings), or the user's own
+            model. To resume, pass a module built the same way.
         resume: Continue from ``out_dir/last.*`` (starts afresh when there is none).
         progress: Show a progress bar per epoch.
         val_patients: The patients to hold out, given explicitly (e.g. one fold of a
@@ -721,10 +723,10 @@ def train_classification(
 
     with deterministic():
         seed_everything(config.seed)
-        user_model = model is not None
+        user_model = model is not None and not _is_settings_model(model, config)
         if model is None:
             model = config.create_model()
-        else:
+        elif user_model:
             _check_user_classifier(model, config)
         runtime.place(model)
         optimizer = runtime.adamw(
@@ -897,6 +899,25 @@ def _requested_mri_types(store: FrameStore, mri_types: Sequence[str] | None) -> 
     if not wanted:
         raise InvalidInputError("the store holds no series at all.", path=store.root)
     return wanted
+
+
+def _is_settings_model(model: torch.nn.Module, config: ClassificationTrainConfig) -> bool:
+    """Whether ``model`` is the classifier the settings describe (then rebuilt by loading)."""
+    if not isinstance(model, SequenceClassifier):
+        return False
+    built = {
+        "backbone": model.backbone_name,
+        "hidden_size": model.hidden_size,
+        "num_layers": model.num_layers,
+        "head": model.head,
+        "dropout": model.dropout_p,
+        "sequence_length": model.sequence_length,
+    }
+    return (
+        model.bidirectional
+        and model.in_chans == 3
+        and all(getattr(config, name) == value for name, value in built.items())
+    )
 
 
 def _check_user_classifier(model: torch.nn.Module, config: ClassificationTrainConfig) -> None:
