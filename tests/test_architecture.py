@@ -29,6 +29,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "radiogenomics.records",
         "radiogenomics.pipeline",
         "radiogenomics._options",
+        "radiogenomics._choices",
         "radiogenomics._lazy",
         "radiogenomics._atomic",
         "radiogenomics._files",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
+from radiogenomics._choices import AmpMode
 from radiogenomics._options import check_choice
 from radiogenomics.errors import ConfigurationError
 
@@ -46,11 +45,6 @@ def resolve_device(name: str | torch.device) -> torch.device:
                 f"cuda:{count - 1})."
             )
     return device
-
-
-AmpMode = Literal["auto", "off", "bf16", "fp16"]
-"""Mixed precision: ``"auto"`` (bf16 or fp16 on CUDA, off on CPU), ``"off"``, ``"bf16"``,
-``"fp16"`` (CUDA only)."""
 
 
 def resolve_amp(amp: AmpMode, device: torch.device) -> torch.dtype | None:

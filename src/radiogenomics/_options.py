@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import typing
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from radiogenomics.errors import ConfigurationError
 
@@ -160,3 +162,89 @@ def check_fields(cls: type, data: Mapping[str, object], *, what: str) -> None:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigurationError(f"unknown {what} {unknown}; expected some of {sorted(names)}.")
+
+
+# -- settings fields and the command-line options derived from them ------------------
+
+
+_UnionType = type(int | None)
+
+
+def setting(default: Any, *, help: str, option: str | None = None, none_as: Any = None) -> Any:
+    """A settings field with its description.
+
+    Args:
+        default: The default value.
+        help: One line for ``--help`` (the docstring's ``Attributes:`` say more).
+        option: The command-line option when it is not ``--`` plus the name with dashes
+            (``num_workers`` is ``--workers``).
+        none_as: The command-line value that stands for ``None`` (``--patience 0``).
+    """
+    return dataclasses.field(
+        default=default, metadata={"help": help, "option": option, "none_as": none_as}
+    )
+
+
+def redefault(base: type, name: str, default: Any) -> Any:
+    """``base``'s field ``name`` with another default (its description kept)."""
+    found = {f.name: f for f in dataclasses.fields(base)}[name]
+    return dataclasses.field(default=default, metadata=found.metadata)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option derived from a settings field.
+
+    Attributes:
+        name: The field.
+        flag: The option (``--batch-size``).
+        help: Its help text.
+        kind: ``"value"``, ``"choice"``, ``"switch"`` (``--x/--no-x``, may be ``None``)
+            or ``"flag"`` (``--x`` only).
+        type: The value type (``int``, ``float``, ``str``) for ``"value"``.
+        choices: The choices for ``"choice"``.
+        none_as: The command-line value that stands for ``None``.
+    """
+
+    name: str
+    flag: str
+    help: str
+    kind: Literal["value", "choice", "switch", "flag"]
+    type: type | None = None
+    choices: tuple[str, ...] = ()
+    none_as: Any = None
+
+
+def options_of(cls: type) -> list[Option]:
+    """The command-line options of a settings dataclass, one per described field.
+
+    Types come from the annotations: ``int``/``float``/``str`` (optionally ``| None``)
+    take a value, a ``Literal`` a choice, ``bool`` is ``--x``/``--no-x`` when it
+    defaults to true or may be ``None``, and a plain ``--x`` otherwise.
+    """
+    hints = typing.get_type_hints(cls, include_extras=False)
+    found = []
+    for field in dataclasses.fields(cls):
+        if "help" not in field.metadata:
+            continue
+        hint = hints[field.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        base = args[0] if typing.get_origin(hint) in (typing.Union, _UnionType) else hint
+        flag = field.metadata.get("option") or "--" + field.name.replace("_", "-")
+        common = {"name": field.name, "flag": flag, "help": field.metadata["help"]}
+        if typing.get_origin(base) is Literal:
+            option = Option(**common, kind="choice", choices=typing.get_args(base))
+        elif base is bool:
+            nullable = len(args) > 0 and typing.get_origin(hint) is not None
+            kind: Literal["switch", "flag"] = (
+                "switch" if field.default is True or nullable else "flag"
+            )
+            option = Option(**common, kind=kind)
+        elif base in (int, float, str):
+            option = Option(
+                **common, kind="value", type=base, none_as=field.metadata.get("none_as")
+            )
+        else:
+            raise TypeError(f"{cls.__name__}.{field.name}: no command-line form for {hint!r}")
+        found.append(option)
+    return found

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,75 +48,45 @@ def _add_preset(p: argparse.ArgumentParser) -> None:
     )
 
 
-# Command-line option (argparse dest) -> field of a preset section, for the training
-# commands: an option given on the command line replaces the preset's value.
-_SEGMENTATION_TRAIN_OPTIONS = {
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "lr": "lr",
-    "weight_decay": "weight_decay",
-    "warmup_epochs": "warmup_epochs",
-    "patience": "patience",
-    "plateau_factor": "plateau_factor",
-    "plateau_patience": "plateau_patience",
-    "loss": "loss",
-    "val_fraction": "val_fraction",
-    "folds": "n_folds",
-    "fold": "fold",
-    "seed": "seed",
-    "image_size": "image_size",
-    "augment": "augment",
-    "amp": "amp",
-    "workers": "num_workers",
-    "device": "device",
-    "channels_last": "channels_last",
-    "compile": "compile",
-    "augment_on": "augment_on",
-}
-_SEGMENTATION_MODEL_OPTIONS = {"architecture": "architecture", "encoder": "encoder"}
-_PREDICTION_OPTIONS = {"batch_size": "batch_size", "fallback": "fallback"}
-_CLASSIFICATION_TRAIN_OPTIONS = {
-    **{
-        k: v
-        for k, v in _SEGMENTATION_TRAIN_OPTIONS.items()
-        if not k.startswith(("plateau", "fold", "loss"))
-    },
-    "backbone": "backbone",
-    "backbone_weights": "backbone_weights",
-    "hidden_size": "hidden_size",
-    "num_layers": "num_layers",
-    "head": "head",
-    "dropout": "dropout",
-    "sequence_length": "sequence_length",
-    "stride": "stride",
-    "last": "last",
-}
+def _add_settings(p: argparse.ArgumentParser, settings: type, *, skip: Sequence[str] = ()) -> None:
+    """One option per described field of a settings class (its help, type and choices).
 
-
-def _defaults_from_preset(p: argparse.ArgumentParser, *options: Mapping[str, str]) -> None:
-    """Let the preset give the defaults of ``options``: unset options stay out of the args.
-
-    The help texts keep the reference's values; ``radiogenomics presets NAME`` prints a
-    preset's.
+    The options have no default here: one left out is not in the parsed arguments, and
+    the preset gives its value (``radiogenomics presets NAME`` prints a preset's).
     """
-    dests = {dest for mapping in options for dest in mapping}
-    for action in p._actions:
-        if action.dest in dests:
-            action.default = argparse.SUPPRESS
+    from radiogenomics._options import options_of
+
+    for option in options_of(settings):
+        if option.name in skip:
+            continue
+        kwargs: dict[str, Any] = {
+            "dest": option.name,
+            "default": argparse.SUPPRESS,
+            "help": option.help,
+        }
+        if option.kind == "choice":
+            kwargs["choices"] = option.choices
+        elif option.kind == "switch":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif option.kind == "flag":
+            kwargs["action"] = "store_true"
+        else:
+            kwargs["type"] = option.type
+            kwargs["metavar"] = option.flag.lstrip("-").upper().replace("-", "_")
+        p.add_argument(option.flag, **kwargs)
 
 
-def _given(args: argparse.Namespace, options: Mapping[str, str]) -> dict[str, Any]:
-    """The preset fields set on the command line, as ``{field: value}``."""
-    values = vars(args)
+def _settings_given(args: argparse.Namespace, settings: type) -> dict[str, Any]:
+    """The fields of ``settings`` set on the command line, as ``{field: value}``."""
+    from radiogenomics._options import options_of
+
+    given = vars(args)
     changes: dict[str, Any] = {}
-    for dest, field in options.items():
-        if dest in values:
-            value = values[dest]
-            if dest == "patience" and value == 0:
-                value = None
-            elif isinstance(value, Path):
-                value = str(value)
-            changes[field] = value
+    for option in options_of(settings):
+        if option.name in given:
+            value = given[option.name]
+            none = option.none_as is not None and value == option.none_as
+            changes[option.name] = None if none else value
     return changes
 
 
@@ -153,58 +123,10 @@ def _add_no_progress(p: argparse.ArgumentParser, *, bars: bool = False) -> None:
     p.add_argument("--no-progress", action="store_true", help=f"hide {shown}")
 
 
-def _add_epochs(p: argparse.ArgumentParser, *, default: int) -> None:
-    p.add_argument(
-        "--epochs", type=int, default=default, help=f"most epochs (reference: {default})"
-    )
-
-
-def _add_optimizer(
-    p: argparse.ArgumentParser, *, lr: float, warmup_epochs: int, frozen: str
-) -> None:
-    """AdamW learning rate and weight decay, and the epochs with a frozen ``frozen``."""
-    p.add_argument("--lr", type=float, default=lr, help="AdamW learning rate")
-    p.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
-    p.add_argument(
-        "--warmup-epochs", type=int, default=warmup_epochs, help=f"epochs with a frozen {frozen}"
-    )
-
-
-def _add_patience(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--patience", type=int, default=10, help="early stopping patience; 0 never stops"
-    )
-
-
-def _add_val_fraction(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--val-fraction", type=float, default=0.2, help="held-out patient fraction")
-
-
-def _add_image_size(p: argparse.ArgumentParser, *, help: str) -> None:
-    p.add_argument("--image-size", type=int, default=224, help=help)
-
-
-def _add_run_flags(
+def _add_run_end(
     p: argparse.ArgumentParser, *, plots: str = "also draw curves.png (and roc.png)"
 ) -> None:
-    """The training commands' last options: augmentation, AMP, loading, seed, device, resume."""
-    p.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="augment training samples (--no-augment: train without augmentation)",
-    )
-    p.add_argument(
-        "--augment-on",
-        choices=("loader", "device"),
-        default="loader",
-        help="augment in the loader (default) or batched on the training device",
-    )
-    p.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), default="auto")
-    _add_memory_format_and_compile(p, compiled="the training step")
-    _add_workers(p, default=0, help="data loader worker processes (per process)")
-    p.add_argument("--seed", type=int, default=0)
-    _add_device(p, default="auto", help="auto, cpu, cuda, cuda:N")
+    """The training commands' last options: resume, progress bars, pictures."""
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     _add_no_progress(p, bars=True)
     p.add_argument("--plots", action="store_true", help=plots)
@@ -374,36 +296,29 @@ def _add_train_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentPar
             "Every setting left out comes from --preset (radiogenomics presets NAME prints them)."
         ),
     )
+    from radiogenomics.models.segmentation import SegmentationModelConfig
+    from radiogenomics.training.settings import SegmentationTrainConfig
+
     p.add_argument("--data", type=Path, required=True, help="prepared folder (manifest.csv)")
     p.add_argument("--out", type=Path, required=True, help="run folder (created)")
-    p.add_argument("--architecture", default="UnetPlusPlus", help="smp architecture")
-    p.add_argument("--encoder", default="densenet121", help="smp encoder or tu-<timm name>")
+    _add_settings(p, SegmentationModelConfig)
     p.add_argument("--encoder-weights", type=Path, help="local file of encoder weights")
-    _add_epochs(p, default=180)
-    _add_batch_size(p, default=128, help="slices per batch")
-    _add_optimizer(p, lr=1e-4, warmup_epochs=10, frozen="encoder")
-    _add_patience(p)
-    p.add_argument("--plateau-factor", type=float, default=0.1, help="ReduceLROnPlateau factor")
-    p.add_argument("--plateau-patience", type=int, default=5, help="ReduceLROnPlateau patience")
-    p.add_argument("--loss", choices=("dice", "bce-dice"), default="dice")
-    _add_val_fraction(p)
-    p.add_argument("--folds", type=int, default=None, help="patient-grouped k-fold instead")
-    p.add_argument("--fold", type=int, default=0, help="validation fold (with --folds)")
-    _add_image_size(p, help="input size, multiple of 32")
-    _add_run_flags(p)
+    _add_settings(p, SegmentationTrainConfig)
+    _add_run_end(p)
     _add_preset(p)
-    _defaults_from_preset(p, _SEGMENTATION_TRAIN_OPTIONS, _SEGMENTATION_MODEL_OPTIONS)
     p.set_defaults(handler=_run_train_segmentation)
 
 
 def _run_train_segmentation(args: argparse.Namespace) -> int:
+    from radiogenomics.models.segmentation import SegmentationModelConfig
     from radiogenomics.presets import get_preset
     from radiogenomics.training._distributed import is_main_process
     from radiogenomics.training.segmentation import train_segmentation
+    from radiogenomics.training.settings import SegmentationTrainConfig
 
     preset = get_preset(args.preset).replace(
-        segmentation_train=_given(args, _SEGMENTATION_TRAIN_OPTIONS),
-        segmentation_model=_given(args, _SEGMENTATION_MODEL_OPTIONS),
+        segmentation_train=_settings_given(args, SegmentationTrainConfig),
+        segmentation_model=_settings_given(args, SegmentationModelConfig),
     )
     config, model_config = preset.segmentation_train, preset.segmentation_model
     result = train_segmentation(
@@ -530,6 +445,8 @@ def _add_classification_training(
     p: argparse.ArgumentParser, *, out: str, val_fraction: bool, plots: str | None = None
 ) -> None:
     """The options of the stage 2 training commands, from ``--data`` to ``--preset``."""
+    from radiogenomics.training.settings import ClassificationTrainConfig
+
     p.add_argument("--data", type=Path, required=True, help="frame store (series.csv)")
     p.add_argument(
         "--mri-type",
@@ -538,25 +455,9 @@ def _add_classification_training(
         help="MRI type to train on; all trains each type the store holds",
     )
     p.add_argument("--out", type=Path, required=True, help=out)
-    p.add_argument("--backbone", default="eca_nfnet_l0", help="timm model name")
-    p.add_argument("--backbone-weights", type=Path, help="local file of backbone weights")
-    p.add_argument("--hidden-size", type=int, default=64, help="LSTM hidden size (code: 128)")
-    p.add_argument("--num-layers", type=int, default=1, help="LSTM layers")
-    p.add_argument("--head", choices=("concat", "pooled"), default="concat")
-    p.add_argument("--dropout", type=float, default=0.0, help="dropout before the head")
-    p.add_argument("--sequence-length", type=int, default=35, help="frames per chunk")
-    p.add_argument("--stride", type=int, default=5, help="frames between chunk starts")
-    p.add_argument("--last", choices=("pad", "shift"), default="pad", help="short last chunk")
-    _add_image_size(p, help="frame size")
-    _add_batch_size(p, default=4, help="chunks per batch")
-    _add_optimizer(p, lr=1e-6, warmup_epochs=5, frozen="backbone")
-    _add_epochs(p, default=80)
-    _add_patience(p)
-    if val_fraction:
-        _add_val_fraction(p)
-    _add_run_flags(p, **({} if plots is None else {"plots": plots}))
+    _add_settings(p, ClassificationTrainConfig, skip=() if val_fraction else ("val_fraction",))
+    _add_run_end(p, **({} if plots is None else {"plots": plots}))
     _add_preset(p)
-    _defaults_from_preset(p, _CLASSIFICATION_TRAIN_OPTIONS)
 
 
 def _run_train_classification(args: argparse.Namespace) -> int:
@@ -591,8 +492,9 @@ def _run_train_classification(args: argparse.Namespace) -> int:
 def _classification_train_config(args: argparse.Namespace) -> Any:
     """The stage 2 training settings: the preset's, changed by the options given."""
     from radiogenomics.presets import get_preset
+    from radiogenomics.training.settings import ClassificationTrainConfig
 
-    changes = _given(args, _CLASSIFICATION_TRAIN_OPTIONS)
+    changes = _settings_given(args, ClassificationTrainConfig)
     changes["mri_type"] = "FLAIR" if args.mri_type == "all" else args.mri_type
     return get_preset(args.preset).replace(classification_train=changes).classification_train
 
@@ -781,12 +683,11 @@ def _add_predict(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="stage 2 run folders, one per MRI-type model",
     )
     p.add_argument("--out", required=True, type=Path, help="submission CSV to write")
+    from radiogenomics.presets import PredictionSettings
+
     _add_device(p)
-    _add_batch_size(p, default=4, help="chunks per forward pass")
+    _add_settings(p, PredictionSettings)  # --batch-size, --fallback
     p.add_argument("--no-tta", action="store_true", help="predict without the 1.2 zoom")
-    p.add_argument(
-        "--fallback", type=float, help="probability of a patient with no frame (default: 0.5)"
-    )
     p.add_argument(
         "--allow-other-segmentation-model",
         action="store_true",
@@ -796,7 +697,6 @@ def _add_predict(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _add_inference_speed(p)
     _add_no_progress(p)
     _add_preset(p)
-    _defaults_from_preset(p, _PREDICTION_OPTIONS)
     p.set_defaults(handler=_run_predict)
 
 
@@ -837,7 +737,9 @@ def _run_predict(args: argparse.Namespace) -> int:
     from radiogenomics.presets import get_preset
 
     _check_submission_path(args)
-    changes = _given(args, _PREDICTION_OPTIONS)
+    from radiogenomics.presets import PredictionSettings
+
+    changes = _settings_given(args, PredictionSettings)
     if args.no_tta:
         changes["tta_scales"] = ()
     settings = get_preset(args.preset).replace(prediction=changes).prediction

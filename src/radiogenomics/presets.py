@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from radiogenomics._options import check_choice, check_fields, check_range
+from radiogenomics._options import check_choice, check_fields, check_range, setting
 from radiogenomics.data.prepare_classification import ClassificationPrepConfig
 from radiogenomics.data.prepare_segmentation import SegmentationPrepConfig
 from radiogenomics.errors import ConfigurationError
@@ -107,9 +107,9 @@ class PredictionSettings:
 
     tta_scales: tuple[float, ...] = (1.2,)
     tta_include_identity: bool = False
-    batch_size: int = 4
+    batch_size: int = setting(4, help="chunks per forward pass")
     mask_batch_size: int = 32
-    fallback: float = 0.5
+    fallback: float = setting(0.5, help="probability of a patient with no frame")
 
     def __post_init__(self) -> None:
         check_range("fallback", self.fallback, low=0.0, high=1.0)

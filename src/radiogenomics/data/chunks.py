@@ -44,13 +44,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Literal, NamedTuple, Protocol, TypedDict, runtime_checkable
+from typing import NamedTuple, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from torch.utils.data import Dataset
 
+from radiogenomics._choices import LastChunkPolicy
 from radiogenomics._options import check_choice, short_repr
 from radiogenomics.data.segmentation_dataset import (
     IMAGENET_MEAN,
@@ -77,9 +78,6 @@ __all__ = [
     "normalise_frames",
 ]
 
-LastChunkPolicy = Literal["pad", "shift"]
-"""What to do with the last chunk of a series — pad it at its end (the reference) or
-shift it back to end at the series end."""
 
 _POLICIES: tuple[LastChunkPolicy, ...] = ("pad", "shift")
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from radiogenomics._options import check_choice, check_fields
+from radiogenomics._options import check_choice, check_fields, setting
 from radiogenomics.errors import (
     ConfigurationError,
     CorruptFileError,
@@ -73,8 +73,8 @@ class SegmentationModelConfig:
         image_size: The square input size the model was trained at (a multiple of 32).
     """
 
-    architecture: str = "UnetPlusPlus"
-    encoder: str = "densenet121"
+    architecture: str = setting("UnetPlusPlus", help="smp architecture")
+    encoder: str = setting("densenet121", help="smp encoder or tu-<timm name>")
     classes: int = 2
     in_channels: int = 3
     image_size: int = 224

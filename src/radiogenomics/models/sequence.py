@@ -27,20 +27,17 @@ This module imports torch and timm.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import nn
 
+from radiogenomics._choices import SequenceHead
 from radiogenomics._options import check_choice, check_range, short_repr
 from radiogenomics.errors import ConfigurationError, GeometryError, InvalidInputError
 from radiogenomics.models.segmentation import HUB_WEIGHT_NAMES, load_state_dict_file
 
 __all__ = ["SequenceClassifier", "SequenceHead", "feature_width", "load_backbone_weights"]
 
-SequenceHead = Literal["concat", "pooled"]
-"""How the LSTM outputs become one logit — all time steps concatenated (the reference) or
-their mean over valid frames."""
 
 _HEADS: tuple[SequenceHead, ...] = ("concat", "pooled")
 _HUB_PREFIXES = ("hf-hub:", "hf_hub:", "timm/", "http://", "https://")

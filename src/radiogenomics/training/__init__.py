@@ -26,6 +26,7 @@ __all__ = [
     "DeviceAugment",
     "SegmentationTrainConfig",
     "TrainResult",
+    "TrainingSettings",
     "cross_validate_classification",
     "given_patient_split",
     "load_classification_model",
@@ -44,7 +45,6 @@ __all__ = [
 _CLASSIFICATION = frozenset(
     {
         "ClassificationRunInfo",
-        "ClassificationTrainConfig",
         "ClassificationTrainResult",
         "load_classification_model",
         "train_classification",
@@ -56,9 +56,10 @@ _AUGMENT = frozenset({"BatchAugmentParams", "DeviceAugment"})
 
 _CROSS_VALIDATION = frozenset({"CrossValidationResult", "cross_validate_classification"})
 
+_SETTINGS = frozenset({"ClassificationTrainConfig", "SegmentationTrainConfig", "TrainingSettings"})
+
 _LAZY = frozenset(
     {
-        "SegmentationTrainConfig",
         "TrainResult",
         "load_segmentation_model",
         "resolve_amp",
@@ -99,5 +100,6 @@ __getattr__ = lazy_getattr(
         **dict.fromkeys(_CLASSIFICATION, "radiogenomics.training.classification"),
         **dict.fromkeys(_CROSS_VALIDATION, "radiogenomics.training.cross_validation"),
         **dict.fromkeys(_LAZY, "radiogenomics.training.segmentation"),
+        **dict.fromkeys(_SETTINGS, "radiogenomics.training.settings"),
     },
 )

@@ -17,15 +17,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from radiogenomics._options import check_choice
 from radiogenomics.data.segmentation_dataset import AugmentConfig
-from radiogenomics.errors import ConfigurationError, InputNotFoundError
+from radiogenomics.errors import InputNotFoundError
 from radiogenomics.training._common import (
     AmpMode,
     EarlyStopping,
@@ -52,62 +51,17 @@ from radiogenomics.training._distributed import (
     train_sampler,
 )
 from radiogenomics.training.augment import DeviceAugment
+from radiogenomics.training.settings import AugmentOn, TrainingSettings, check_fast_path
 
 __all__ = [
     "AugmentOn",
     "EpochClock",
-    "RunSettings",
     "TrainingRuntime",
     "check_fast_path",
     "load_optimizer_state",
 ]
 
-AugmentOn = Literal["loader", "device"]
-"""Where training batches are augmented: ``"loader"`` (per item, NumPy and OpenCV, in the
-loader workers; the reference) or ``"device"`` (per batch, torch, on the training
-device; :class:`~radiogenomics.training.augment.DeviceAugment`)."""
-
 T = TypeVar("T")
-
-
-class RunSettings(Protocol):
-    """The settings both training configs share (what :class:`TrainingRuntime` reads)."""
-
-    @property
-    def device(self) -> str: ...
-    @property
-    def amp(self) -> AmpMode: ...
-    @property
-    def channels_last(self) -> bool | None: ...
-    @property
-    def compile(self) -> bool: ...
-    @property
-    def augment(self) -> bool: ...
-    @property
-    def augment_on(self) -> AugmentOn: ...
-    @property
-    def seed(self) -> int: ...
-    @property
-    def batch_size(self) -> int: ...
-    @property
-    def num_workers(self) -> int: ...
-
-
-def check_fast_path(channels_last: object, compile: object, augment_on: str) -> None:
-    """Validate the speed settings shared by both training configs.
-
-    Raises:
-        ConfigurationError: ``channels_last`` is not True, False or None, ``compile`` is
-            not a bool, or ``augment_on`` is not ``"loader"`` or ``"device"``.
-    """
-    if channels_last is not None and not isinstance(channels_last, bool):
-        raise ConfigurationError(
-            f"channels_last={channels_last!r} must be True, False or None (None: on for "
-            "CUDA, off on the CPU)."
-        )
-    if not isinstance(compile, bool):
-        raise ConfigurationError(f"compile={compile!r} must be True or False.")
-    check_choice("augment_on", augment_on, ("loader", "device"))
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: Mapping[str, Any]) -> None:
@@ -221,7 +175,7 @@ class TrainingRuntime:
 
     @classmethod
     def from_settings(
-        cls, settings: RunSettings, *, context: DistributedContext | None = None
+        cls, settings: TrainingSettings, *, context: DistributedContext | None = None
     ) -> TrainingRuntime:
         """:meth:`create` from a training config (and its batch size and workers)."""
         runtime = cls.create(

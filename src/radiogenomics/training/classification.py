@@ -56,7 +56,7 @@ from torch.utils.data import DataLoader
 
 from radiogenomics._device import resolve_device
 from radiogenomics._files import read_json_object
-from radiogenomics._options import check_choice, check_fields, check_range, dataclass_repr
+from radiogenomics._options import check_choice
 from radiogenomics.data.chunks import ChunkDataset, LastChunkPolicy
 from radiogenomics.data.frame_store import FrameStore
 from radiogenomics.data.segmentation_dataset import AugmentConfig
@@ -70,9 +70,8 @@ from radiogenomics.errors import (
 from radiogenomics.inference.aggregate import PatientAggregator, roc_auc
 from radiogenomics.io.dicom import MRI_TYPES
 from radiogenomics.io.labels import patient_key
-from radiogenomics.models.sequence import SequenceClassifier, SequenceHead
+from radiogenomics.models.sequence import SequenceClassifier
 from radiogenomics.training._common import (
-    AmpMode,
     EarlyStopping,
     check_resume,
     deterministic,
@@ -88,11 +87,8 @@ from radiogenomics.training._distributed import (
     broadcast_object,
     process_count_change,
 )
-from radiogenomics.training._runtime import (
-    AugmentOn,
-    TrainingRuntime,
-    check_fast_path,
-)
+from radiogenomics.training._runtime import TrainingRuntime
+from radiogenomics.training.settings import ClassificationTrainConfig
 from radiogenomics.training.split import given_patient_split, stratified_patient_split
 
 __all__ = [
@@ -113,158 +109,6 @@ CLASSIFICATION_CHECKPOINT_FORMAT = "radiogenomics.classification/1"
 _RESUMABLE_CHANGES = frozenset(
     {"epochs", "num_workers", "device", "backbone_weights", "channels_last", "compile"}
 )
-
-
-@dataclass(frozen=True, kw_only=True)
-class ClassificationTrainConfig:
-    """Every setting of stage 2 training (defaults: the reference; see the module notes).
-
-    Attributes:
-        mri_type: The MRI type to train on: ``"FLAIR"``, ``"T1w"``, ``"T1wCE"`` or
-            ``"T2w"`` (one model per type; :func:`train_classification_all` trains all).
-        backbone: A timm model name (``"eca_nfnet_l0"`` in the reference).
-        backbone_weights: A local file of pretrained backbone weights (the reference
-            starts from ImageNet); ``None`` starts from random weights. Nothing downloads.
-        hidden_size: LSTM hidden size per direction (writeup 64, released code 128).
-        num_layers: Stacked LSTM layers.
-        head: ``"concat"`` (the reference: every time step's output, concatenated) or
-            ``"pooled"`` (the mean over real frames; ignores padding).
-        dropout: Dropout before the linear head.
-        sequence_length: Frames per chunk (35).
-        stride: Frames between chunk starts (5).
-        last: The short last chunk: ``"pad"`` with zero frames (the reference) or
-            ``"shift"`` back to end at the series end.
-        image_size: Square side frames are resized to.
-        batch_size: Chunks per batch (4), per process: under ``torchrun --nproc_per_node
-            N`` the global batch is ``N * batch_size``.
-        lr: AdamW learning rate (released code 1e-6; the writeup gives none).
-        weight_decay: AdamW weight decay (PyTorch's default, kept by the reference).
-        warmup_epochs: Epochs with the backbone frozen at the start (5).
-        epochs: Most epochs to run (80).
-        patience: Stop after this many epochs without a strictly lower validation loss
-            (10); ``None`` never stops early.
-        val_fraction: Fraction of each class's patients held out (0.2).
-        seed: Seed of the split, the initialisation, shuffling and augmentation.
-        augment: Augment training chunks (flips, shift-scale-rotate; the reference's).
-        amp: Mixed precision: ``"auto"`` (on CUDA only), ``"off"``, ``"bf16"``, ``"fp16"``.
-        num_workers: DataLoader worker processes (results do not depend on it).
-        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
-            Under torchrun, ``"auto"`` and ``"cuda"`` mean ``cuda:LOCAL_RANK``.
-        channels_last: Channels-last memory format for the backbone (faster convolutions
-            on recent GPUs); ``None``: on for CUDA, off on the CPU. May change on resume.
-        compile: Run the training step through ``torch.compile`` (the first steps
-            compile, later ones run faster). May change on resume.
-        augment_on: Where training chunks are augmented: ``"loader"`` (per chunk, in the
-            loader; the reference) or ``"device"`` (per batch on the training device,
-            :class:`~radiogenomics.training.augment.DeviceAugment`, every frame of a
-            chunk alike; other random draws from the same distributions).
-    """
-
-    mri_type: str = "FLAIR"
-    backbone: str = "eca_nfnet_l0"
-    backbone_weights: str | None = None
-    hidden_size: int = 64
-    num_layers: int = 1
-    head: SequenceHead = "concat"
-    dropout: float = 0.0
-    sequence_length: int = 35
-    stride: int = 5
-    last: LastChunkPolicy = "pad"
-    image_size: int = 224
-    batch_size: int = 4
-    lr: float = 1e-6
-    weight_decay: float = 1e-2
-    warmup_epochs: int = 5
-    epochs: int = 80
-    patience: int | None = 10
-    val_fraction: float = 0.2
-    seed: int = 0
-    augment: bool = True
-    amp: AmpMode = "auto"
-    num_workers: int = 0
-    device: str = "auto"
-    channels_last: bool | None = None
-    compile: bool = False
-    augment_on: AugmentOn = "loader"
-
-    def __post_init__(self) -> None:
-        check_fast_path(self.channels_last, self.compile, self.augment_on)
-        check_choice("mri_type", self.mri_type, MRI_TYPES)
-        check_choice("head", self.head, ("concat", "pooled"))
-        check_choice("last", self.last, ("pad", "shift"))
-        check_choice("amp", self.amp, ("auto", "off", "bf16", "fp16"))
-        if self.backbone_weights is not None:
-            object.__setattr__(self, "backbone_weights", str(self.backbone_weights))
-        for name in (
-            "hidden_size",
-            "num_layers",
-            "sequence_length",
-            "stride",
-            "image_size",
-            "batch_size",
-            "epochs",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigurationError(f"{name}={value!r} must be a positive whole number.")
-        for name in ("warmup_epochs", "num_workers", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigurationError(f"{name}={value!r} must be a whole number, at least 0.")
-        if self.stride > self.sequence_length:
-            raise ConfigurationError(
-                f"stride={self.stride} is larger than sequence_length={self.sequence_length}: "
-                "frames between chunks would be skipped. Use stride <= sequence_length."
-            )
-        if self.patience is not None and self.patience < 1:
-            raise ConfigurationError(
-                f"patience={self.patience} must be at least 1, or None to never stop early."
-            )
-        check_range("lr", self.lr, low=0.0, low_inclusive=False)
-        check_range("weight_decay", self.weight_decay, low=0.0)
-        check_range("dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False)
-        check_range(
-            "val_fraction",
-            self.val_fraction,
-            low=0.0,
-            high=1.0,
-            low_inclusive=False,
-            high_inclusive=False,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-ready dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ClassificationTrainConfig:
-        """Settings from :meth:`to_dict` output.
-
-        Raises:
-            ConfigurationError: Unknown or invalid settings.
-        """
-        check_fields(cls, data, what="classification training settings")
-        return cls(**dict(data))
-
-    def create_model(self, *, with_weights: bool = True) -> SequenceClassifier:
-        """The classifier these settings describe.
-
-        Args:
-            with_weights: Load ``backbone_weights`` (if set); ``False`` for a model whose
-                weights will come from a checkpoint.
-        """
-        return SequenceClassifier(
-            backbone=self.backbone,
-            pretrained_weights=self.backbone_weights if with_weights else None,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            sequence_length=self.sequence_length,
-            head=self.head,
-            dropout=self.dropout,
-        )
-
-    def __repr__(self) -> str:
-        return dataclass_repr(self)
 
 
 @dataclass(frozen=True)

@@ -35,14 +35,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from torch.utils.data import DataLoader
 
-from radiogenomics._options import check_choice, check_fields, check_range, dataclass_repr
 from radiogenomics.data.segmentation_dataset import SegmentationDataset
 from radiogenomics.data.store import PreparedSlices
 from radiogenomics.errors import (
@@ -74,17 +73,13 @@ from radiogenomics.training._distributed import (
     broadcast_object,
     process_count_change,
 )
-from radiogenomics.training._runtime import (
-    AugmentOn,
-    TrainingRuntime,
-    check_fast_path,
-)
+from radiogenomics.training._runtime import TrainingRuntime
+from radiogenomics.training.settings import AugmentOn, SegmentationTrainConfig
 from radiogenomics.training.split import patient_folds, patient_split
 
 __all__ = [
     "AmpMode",
     "AugmentOn",
-    "LossName",
     "SegmentationTrainConfig",
     "TrainResult",
     "load_segmentation_model",
@@ -93,129 +88,10 @@ __all__ = [
     "train_segmentation",
 ]
 
-LossName = Literal["dice", "bce-dice"]
 
 # Settings that may change when a run is resumed (they do not change the arithmetic;
 # channels_last and compile change the kernels, so the last bits of a result may differ).
 _RESUMABLE_CHANGES = frozenset({"epochs", "num_workers", "device", "channels_last", "compile"})
-
-
-@dataclass(frozen=True, kw_only=True)
-class SegmentationTrainConfig:
-    """Every setting of stage 1 training (defaults: the reference's released code).
-
-    Attributes:
-        epochs: Most epochs to run (the reference ran about 180).
-        batch_size: Slices per batch, per process: under ``torchrun --nproc_per_node N``
-            the global batch is ``N * batch_size``.
-        lr: AdamW learning rate.
-        weight_decay: AdamW weight decay (PyTorch's default; the reference kept it).
-        warmup_epochs: Epochs with the encoder frozen at the start.
-        patience: Stop after this many epochs without a strictly lower validation loss;
-            ``None`` never stops early.
-        plateau_factor: ReduceLROnPlateau factor (PyTorch's default; the reference does
-            not say).
-        plateau_patience: ReduceLROnPlateau patience, in epochs.
-        loss: ``"dice"`` (the reference: soft Dice, channels pooled) or ``"bce-dice"``.
-        val_fraction: Fraction of patients held out (ignored when ``n_folds`` is set).
-        n_folds: Use patient-grouped k-fold instead (the reference: 5 folds, fold 0).
-        fold: The validation fold when ``n_folds`` is set.
-        seed: Seed of the split, the initialisation, shuffling and augmentation.
-        image_size: Square input size, a multiple of 32.
-        augment: Augment training slices (flips, shift-scale-rotate).
-        amp: Mixed precision: ``"auto"`` (bf16 where CUDA supports it, else fp16, on CUDA;
-            off on CPU), ``"off"``, ``"bf16"``, ``"fp16"`` (CUDA only).
-        num_workers: DataLoader worker processes (results do not depend on it).
-        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
-            Under torchrun, ``"auto"`` and ``"cuda"`` mean ``cuda:LOCAL_RANK``.
-        channels_last: Channels-last memory format for the model and its inputs (faster
-            convolutions on recent GPUs); ``None``: on for CUDA, off on the CPU. May
-            change on resume.
-        compile: Run the training step through ``torch.compile`` (the first steps
-            compile, later ones run faster). May change on resume.
-        augment_on: Where training slices are augmented: ``"loader"`` (per slice, in the
-            loader; the reference) or ``"device"`` (per batch on the training device,
-            :class:`~radiogenomics.training.augment.DeviceAugment`; other random draws
-            from the same distributions).
-    """
-
-    epochs: int = 180
-    batch_size: int = 128
-    lr: float = 1e-4
-    weight_decay: float = 1e-2
-    warmup_epochs: int = 10
-    patience: int | None = 10
-    plateau_factor: float = 0.1
-    plateau_patience: int = 5
-    loss: LossName = "dice"
-    val_fraction: float = 0.2
-    n_folds: int | None = None
-    fold: int = 0
-    seed: int = 0
-    image_size: int = 224
-    augment: bool = True
-    amp: AmpMode = "auto"
-    num_workers: int = 0
-    device: str = "auto"
-    channels_last: bool | None = None
-    compile: bool = False
-    augment_on: AugmentOn = "loader"
-
-    def __post_init__(self) -> None:
-        check_fast_path(self.channels_last, self.compile, self.augment_on)
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigurationError(f"{name}={getattr(self, name)} must be at least 1.")
-        for name in ("warmup_epochs", "plateau_patience", "num_workers", "fold"):
-            if getattr(self, name) < 0:
-                raise ConfigurationError(f"{name}={getattr(self, name)} must not be negative.")
-        if self.patience is not None and self.patience < 1:
-            raise ConfigurationError(
-                f"patience={self.patience} must be at least 1, or None to never stop early."
-            )
-        check_range("lr", self.lr, low=0.0, low_inclusive=False)
-        check_range("weight_decay", self.weight_decay, low=0.0)
-        check_range(
-            "plateau_factor",
-            self.plateau_factor,
-            low=0.0,
-            high=1.0,
-            low_inclusive=False,
-            high_inclusive=False,
-        )
-        check_range(
-            "val_fraction",
-            self.val_fraction,
-            low=0.0,
-            high=1.0,
-            low_inclusive=False,
-            high_inclusive=False,
-        )
-        check_choice("loss", self.loss, ("dice", "bce-dice"))
-        check_choice("amp", self.amp, ("auto", "off", "bf16", "fp16"))
-        if self.n_folds is not None and (self.n_folds < 2 or self.fold >= self.n_folds):
-            raise ConfigurationError(
-                f"n_folds={self.n_folds}, fold={self.fold}: need n_folds >= 2 and "
-                "0 <= fold < n_folds."
-            )
-        if self.image_size < 32 or self.image_size % 32:
-            raise ConfigurationError(
-                f"image_size={self.image_size} must be a positive multiple of 32; use "
-                f"{max(32, round(self.image_size / 32) * 32)}."
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-ready dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SegmentationTrainConfig:
-        """Settings from :meth:`to_dict` output."""
-        check_fields(cls, data, what="training settings")
-        return cls(**dict(data))
-
-    def __repr__(self) -> str:
-        return dataclass_repr(self)
 
 
 @dataclass(frozen=True)
@@ -303,7 +179,7 @@ def _check_resume(
     )
 
 
-def _make_loss(name: LossName) -> torch.nn.Module:
+def _make_loss(name: str) -> torch.nn.Module:
     return DiceLoss() if name == "dice" else BCEDiceLoss()
 
 
