@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -59,9 +59,22 @@ __all__ = [
     "series_to_frames",
 ]
 
-MaskFunction = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.uint8]]
-"""Masks of uint8 slices: (N, H, W) in, 0/1 uint8 masks (N, C, H, W) out, one channel per
-region (WT, ET). :class:`~radiogenomics.MaskPredictor` is one."""
+class MaskFunction(Protocol):
+    """Masks of slices: :class:`~radiogenomics.MaskPredictor` is one, so is any function
+    of this signature.
+
+    A frame recipe calls it once per series, with the series' non-blank slices in
+    geometric order.
+    """
+
+    def __call__(self, slices: npt.NDArray[np.uint8], /) -> npt.NDArray[np.uint8]:
+        """The 0/1 masks of uint8 slices, one channel per region (WT, then ET).
+
+        Shape:
+            - slices: (N, H, W), uint8.
+            - output: (N, C, H, W), uint8 of 0 and 1.
+        """
+        ...
 
 
 @dataclass(frozen=True)
@@ -387,7 +400,7 @@ class FrameRecipe:
         >>> series = np.tile(np.arange(1.0, 21.0), (4, 20, 1))  # 4 slices of 20 x 20
         >>> frames, records = recipe(series)
         >>> frames.shape, round(records[0].tumor_ratio, 3)
-        ((4, 20, 20, 3), 0.04)
+        ((4, 20, 20, 3), 0.042)
     """
 
     def __init__(

@@ -74,12 +74,11 @@ from radiogenomics.training._distributed import (
     process_count_change,
 )
 from radiogenomics.training._runtime import TrainingRuntime
-from radiogenomics.training.settings import AugmentOn, SegmentationTrainConfig
+from radiogenomics.training.settings import SegmentationTrainConfig
 from radiogenomics.training.split import patient_folds, patient_split
 
 __all__ = [
     "AmpMode",
-    "AugmentOn",
     "SegmentationTrainConfig",
     "TrainResult",
     "load_segmentation_model",

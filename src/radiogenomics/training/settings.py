@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from radiogenomics._choices import AmpMode, AugmentOn, LastChunkPolicy, LossName, SequenceHead
 from radiogenomics._options import (
@@ -35,13 +35,13 @@ if TYPE_CHECKING:
 __all__ = [
     "AugmentOn",
     "ClassificationTrainConfig",
+    "LossName",
     "SegmentationTrainConfig",
     "TrainingSettings",
     "check_fast_path",
 ]
 
 
-_S = TypeVar("_S", bound="TrainingSettings")
 
 
 def check_fast_path(channels_last: object, compile: object, augment_on: str) -> None:
@@ -152,7 +152,7 @@ class TrainingSettings:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls: type[_S], data: Mapping[str, Any]) -> _S:
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """Settings from :meth:`to_dict` output.
 
         Raises:
@@ -230,7 +230,8 @@ class ClassificationTrainConfig(TrainingSettings):
 
     Attributes:
         mri_type: The MRI type to train on: ``"FLAIR"``, ``"T1w"``, ``"T1wCE"`` or
-            ``"T2w"`` (one model per type; :func:`train_classification_all` trains all).
+            ``"T2w"`` (one model per type;
+            :func:`~radiogenomics.training.train_classification_all` trains all).
         backbone: A timm model name (``"eca_nfnet_l0"`` in the reference).
         backbone_weights: A local file of pretrained backbone weights (the reference
             starts from ImageNet); ``None`` starts from random weights. Nothing downloads.
