@@ -329,3 +329,15 @@ def test_custom_components_run_end_to_end(tmp_path: Path) -> None:
     aggregator = example.TrimmedMeanAggregator(fallback=0.25)
     aggregator.update(["1", "1", "1", "1"], ["FLAIR"] * 4, [0.0, 0.2, 0.4, 1.0])
     assert aggregator.aggregate(["1", "2"]) == pytest.approx({"1": 0.3, "2": 0.25})
+
+
+def test_two_stage_solution_cross_validates_when_asked(tmp_path: Path) -> None:
+    out = tmp_path / "cv"
+    argv = ["--out", str(out), *SMALL, "--folds", "2", "--patients", "12"]
+    printed = _run("two_stage_solution", argv)
+    summary = json.loads((out / "summary.json").read_text())
+    cv = summary["stage2_cross_validation"]
+    assert "out-of-fold ROC AUC over 2 folds" in printed
+    assert (out / "stage2-cv" / "oof.csv").is_file()
+    combined = next(g for g in cv["groups"] if g["mri_type"] == "combined")
+    assert 0.0 <= combined["auc"] <= 1.0

@@ -59,6 +59,7 @@ __all__ = [
     "series_to_frames",
 ]
 
+
 class MaskFunction(Protocol):
     """Masks of slices: :class:`~radiogenomics.MaskPredictor` is one, so is any function
     of this signature.

@@ -42,8 +42,6 @@ __all__ = [
 ]
 
 
-
-
 def check_fast_path(channels_last: object, compile: object, augment_on: str) -> None:
     """Validate the speed settings shared by both training configs.
 
