@@ -1,11 +1,12 @@
-# Developer entry points. `make demo` and `make test` create .venv on first use.
+# Entry points. `make solution`, `make test` and `make demo` create .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
+ARGS ?=
 
-.PHONY: setup demo test lint typecheck docs wheel check clean
+.PHONY: setup solution demo test lint typecheck docs wheel check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +14,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The whole two-stage solution (synthetic data, CPU, a few minutes); options pass through:
+# make solution ARGS="--device cuda --preset released-code --task1-dir ... --out runs/x"
+solution: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python examples/two_stage_solution.py $(ARGS)
 
 demo: $(STAMP)
 	$(BIN)/radiogenomics demo $(DEMO_ARGS)
@@ -39,4 +45,4 @@ wheel: $(STAMP)
 check: lint typecheck test docs
 
 clean:
-	rm -rf $(VENV) dist build docs/_build .pytest_cache .mypy_cache .ruff_cache demo-output
+	rm -rf $(VENV) dist build docs/_build .pytest_cache .mypy_cache .ruff_cache demo-output two-stage-out
