@@ -34,7 +34,7 @@ from radiogenomics._options import (
     check_range,
     dataclass_repr,
 )
-from radiogenomics.data.slices import SliceStep, describe_step
+from radiogenomics.data.slices import SliceStep, check_recipe_settings, describe_step
 from radiogenomics.errors import (
     ConfigurationError,
     GeometryError,
@@ -453,16 +453,7 @@ class FrameRecipe:
             differences.append(
                 f"intensity={self.intensity!r} but the settings say {config.intensity!r}"
             )
-        mine = [describe_step(step) for step in self.steps]
-        theirs = [describe_step(step) for step in config.filters()]
-        if mine != theirs:
-            differences.append(f"the steps are {mine} but the settings' are {theirs}")
-        if differences:
-            raise ConfigurationError(
-                "the recipe is not the one its settings describe: "
-                + "; ".join(differences)
-                + ". Build it with the settings' values, or leave settings out."
-            )
+        check_recipe_settings(self.steps, config.filters(), differences)
 
     @classmethod
     def from_config(cls, config: ClassificationPrepConfig, masks: MaskFunction) -> FrameRecipe:

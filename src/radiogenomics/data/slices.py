@@ -25,7 +25,7 @@ import dataclasses
 import functools
 import inspect
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -51,6 +51,7 @@ __all__ = [
     "StepOrder",
     "VolumeStep",
     "build_segmentation_pipeline",
+    "check_recipe_settings",
     "describe_step",
 ]
 
@@ -213,6 +214,26 @@ def build_segmentation_pipeline(config: SegmentationPrepConfig) -> Pipeline:
     return Pipeline(steps)
 
 
+def check_recipe_settings(
+    steps: Iterable[Step], expected: Iterable[Step], differences: list[str]
+) -> None:
+    """Refuse a recipe whose steps (or other ``differences``) are not its settings' own.
+
+    Raises:
+        ConfigurationError: Naming each difference.
+    """
+    mine = [describe_step(step) for step in steps]
+    theirs = [describe_step(step) for step in expected]
+    if mine != theirs:
+        differences = [*differences, f"the steps are {mine} but the settings' are {theirs}"]
+    if differences:
+        raise ConfigurationError(
+            "the recipe is not the one its settings describe: "
+            + "; ".join(differences)
+            + ". Build it with the settings' values, or leave settings out."
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class SliceRecipe:
     """What one BraTS case becomes: the modalities read, the mask regions and the pipeline.
@@ -274,16 +295,7 @@ class SliceRecipe:
             differences.append(f"modalities {self.modalities} vs {config.modalities}")
         if self.regions != config.regions:
             differences.append(f"regions {self.regions} vs {config.regions}")
-        mine = [describe_step(step) for step in self.pipeline]
-        theirs = [describe_step(step) for step in build_segmentation_pipeline(config)]
-        if mine != theirs:
-            differences.append(f"the steps are {mine} but the settings' are {theirs}")
-        if differences:
-            raise ConfigurationError(
-                "the recipe is not the one its settings describe: "
-                + "; ".join(differences)
-                + ". Build it with the settings' values, or leave settings out."
-            )
+        check_recipe_settings(self.pipeline, build_segmentation_pipeline(config), differences)
 
     @classmethod
     def from_config(cls, config: SegmentationPrepConfig) -> SliceRecipe:
