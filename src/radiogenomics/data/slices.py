@@ -234,7 +234,7 @@ def build_segmentation_pipeline(config: SegmentationPrepConfig) -> Pipeline:
         [sampler, *filters] if config.order == "sample-then-filter" else [*filters, sampler]
     )
     if config.negative_fraction > 0:
-        steps.append(TumorFreeSlices(chosen, fraction=config.negative_fraction))
+        steps.append(TumorFreeSlices(steps=chosen, fraction=config.negative_fraction))
     else:
         steps += chosen
     if config.size is not None:

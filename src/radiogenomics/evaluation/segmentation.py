@@ -160,7 +160,7 @@ def score_slices(
         true = torch.from_numpy(np.ascontiguousarray(truth[:, c : c + 1]))
         whole = SegmentationMetrics(channels=(region,))
         whole.update(mine, true)
-        tumor = true.flatten(1).any(dim=1)
+        tumor = true.flatten(1).any(dim=1).bool()
         on_tumor = SegmentationMetrics(channels=(region,))
         on_tumor.update(mine[tumor], true[tumor])
         counts, tumor_counts = whole.state(), on_tumor.state()

@@ -21,6 +21,7 @@ import numpy as np
 from radiogenomics._options import check_range, short_repr
 from radiogenomics.errors import ConfigurationError
 from radiogenomics.filters.blank import nonzero_fraction
+from radiogenomics.filters.tumor_area import TumorAreaFilter
 from radiogenomics.pipeline import Pipeline, Step
 from radiogenomics.records import SliceRecord
 
@@ -28,10 +29,12 @@ __all__ = ["TumorFreeSlices", "is_tumor_free", "spread_indices", "tumor_free_cou
 
 
 def spread_indices(n: int, k: int) -> list[int]:
-    """``k`` of the indices ``0 .. n-1``, evenly spread: the centre of each of ``k`` equal parts.
+    """``k`` of the indices ``0 .. n-1``, evenly spread: one near the centre of each of ``k``
+    equal parts.
 
-    Index ``i`` of the result is ``floor((2 i + 1) n / (2 k))``, in whole numbers (no
-    rounding of floats). Asking for more than ``n`` gives all ``n``.
+    Part ``i`` is ``[i n / k, (i + 1) n / k)``; index ``i`` of the result is its centre
+    ``(2 i + 1) n / (2 k)`` rounded half up, which lies in the part (computed in whole
+    numbers, no floats). Asking for ``n`` or more gives all ``n``.
 
     Args:
         n: How many there are to choose from.
@@ -43,7 +46,7 @@ def spread_indices(n: int, k: int) -> list[int]:
 
     Example:
         >>> spread_indices(10, 3)
-        [1, 5, 8]
+        [2, 5, 8]
         >>> spread_indices(4, 9)
         [0, 1, 2, 3]
     """
@@ -51,19 +54,19 @@ def spread_indices(n: int, k: int) -> list[int]:
         raise ConfigurationError(f"spread_indices(n={n}, k={k}): both must be at least 0.")
     if k >= n:
         return list(range(n))
-    return [(2 * i + 1) * n // (2 * k) for i in range(k)]
+    return [((2 * i + 1) * n + k) // (2 * k) for i in range(k)]
 
 
 def tumor_free_count(n_kept: int, fraction: float) -> int:
     """How many tumor-free slices go with ``n_kept`` tumor slices: ``fraction * n_kept``,
     rounded half up.
 
-    The product is first rounded to 9 decimals, so that ``0.35 * 10`` (3.4999999999999996
-    in floating point) counts as 3.5 and gives 4 on every machine.
+    The product is first rounded to 9 decimals, so that ``0.7 * 45`` (31.499999999999996
+    in floating point) counts as 31.5 and gives 32 on every machine.
 
     Example:
-        >>> tumor_free_count(3, 0.5), tumor_free_count(10, 0.35), tumor_free_count(0, 2.0)
-        (2, 4, 0)
+        >>> tumor_free_count(3, 0.5), tumor_free_count(45, 0.7), tumor_free_count(0, 2.0)
+        (2, 32, 0)
     """
     check_range("fraction", fraction, low=0.0)
     if n_kept < 0:
@@ -106,7 +109,7 @@ class TumorFreeSlices:
 
     Args:
         steps: The steps that keep the tumor slices (a :class:`~radiogenomics.Pipeline`
-            or a sequence of slice steps).
+            or a sequence of slice steps); default: ``[TumorAreaFilter()]``.
         fraction: Tumor-free slices per tumor slice kept, per series; 0 adds none.
         min_brain_fraction: See :func:`is_tumor_free`.
 
@@ -115,19 +118,21 @@ class TumorFreeSlices:
         >>> from radiogenomics.testing import make_brats_case
         >>> volume = make_brats_case(seed=0, shape=(48, 48, 36)).volumes()[0]
         >>> slices = SliceExtractor(planes="axial")(volume)
-        >>> step = TumorFreeSlices([TumorAreaFilter(min_ratio=0.01)], fraction=0.5)
+        >>> step = TumorFreeSlices(steps=[TumorAreaFilter(min_ratio=0.01)], fraction=0.5)
         >>> kept = step(slices)
         >>> sum(r.tumor_ratio > 0 for r in kept), [r.index for r in kept if r.tumor_ratio == 0]
-        (16, [3, 5, 6, 8, 9, 11, 12, 30])
+        (16, [4, 5, 7, 8, 10, 11, 13, 30])
     """
 
     def __init__(
         self,
-        steps: Pipeline | Sequence[Step],
         *,
-        fraction: float,
+        steps: Pipeline | Sequence[Step] | None = None,
+        fraction: float = 1.0,
         min_brain_fraction: float = 0.1,
     ) -> None:
+        if steps is None:
+            steps = [TumorAreaFilter()]
         self.steps = steps if isinstance(steps, Pipeline) else Pipeline(list(steps))
         self.fraction = float(check_range("fraction", fraction, low=0.0))
         self.min_brain_fraction = float(
@@ -173,10 +178,11 @@ class TumorFreeSlices:
         return sorted(merged, key=lambda r: position.get((r.group, r.index), len(records)))
 
     def __repr__(self) -> str:
-        settings = short_repr(
+        steps = list(self.steps)
+        default = [repr(step) for step in steps] == [repr(TumorAreaFilter())]
+        return short_repr(
             self,
-            fraction=(self.fraction, None),
+            steps=(steps, steps if default else None),
+            fraction=(self.fraction, 1.0),
             min_brain_fraction=(self.min_brain_fraction, 0.1),
         )
-        name = type(self).__name__
-        return f"{name}({list(self.steps)!r}, {settings[len(name) + 1 :]}"
