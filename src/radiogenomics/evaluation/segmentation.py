@@ -95,7 +95,7 @@ class SliceScores:
 
     @property
     def fp_slice_rate(self) -> float:
-        """Tumor-free slices with any predicted voxel, over tumor-free slices (NaN: none)."""
+        """The share of the tumor-free slices with any predicted voxel (NaN when none)."""
         if self.tumor_free_slices == 0:
             return math.nan
         return self.fp_slices / self.tumor_free_slices

@@ -9,11 +9,11 @@ dropping the connected components below a size removes many false masks and litt
 pixels) or in 3D (components of voxels across consecutive slices). The 3D form takes the
 slices it is given as neighbours, in the order given: give it a whole volume or series
 in geometric order (as :meth:`~radiogenomics.inference.MaskPredictor.predict_volume`,
-:meth:`~radiogenomics.inference.MaskPredictor.predict_series` and
-:class:`~radiogenomics.data.FrameRecipe` do). Sizes are in pixels or voxels of the
+:meth:`~radiogenomics.inference.MaskPredictor.predict_series` and the stage 2 frame
+recipe, ``FrameRecipe``, do). Sizes are in pixels or voxels of the
 slices as given (their native resolution), not in millimetres.
 
-Components are found with :func:`scipy.ndimage.label` and full connectivity (8
+Components are found with ``scipy.ndimage.label`` and full connectivity (8
 neighbours in 2D, 26 in 3D): two pixels touching at a corner are one component.
 """
 
@@ -30,7 +30,7 @@ from radiogenomics.errors import ConfigurationError, GeometryError, InvalidInput
 __all__ = ["CleanupDims", "MaskCleanup", "remove_small_components"]
 
 CleanupDims = Literal["2d", "3d"]
-"""Where components are found: ``"2d"`` in each slice alone, ``"3d"`` across slices."""
+"""Where components are found (``"2d"`` in each slice alone, ``"3d"`` across slices)."""
 
 _DIMS: tuple[CleanupDims, ...] = ("2d", "3d")
 

@@ -503,7 +503,7 @@ class MaskPredictor:
             :class:`~radiogenomics.inference.MaskCleanup` to drop small connected
             components; ``None`` (the default, the seed's way) keeps the masks as
             thresholded. A 3D clean-up takes the slices of a call as neighbours in the
-            order given: :class:`~radiogenomics.data.FrameRecipe` gives a series'
+            order given: the stage 2 frame recipe (``FrameRecipe``) gives a series'
             non-blank slices in geometric order, and :meth:`predict_volume` and
             :meth:`predict_series` a whole volume or series.
 
