@@ -133,6 +133,21 @@ def test_metric_rejects_wrong_channel_count() -> None:
         metric.update(PROB, TRUE)
 
 
+def _whole_and_merged_shards(
+    batches: list[tuple[torch.Tensor, torch.Tensor]], shards: int
+) -> tuple[SegmentationMetrics, SegmentationMetrics]:
+    """A metric of every batch, and the sum of the states of metrics of shards of them."""
+    whole = SegmentationMetrics()
+    parts = [SegmentationMetrics() for _ in range(shards)]
+    for index, (prob, truth) in enumerate(batches):
+        whole.update(prob, truth)
+        parts[index % shards].update(prob, truth)
+    states = [part.state() for part in parts]
+    merged = SegmentationMetrics()
+    merged.load_state({key: sum(state[key] for state in states) for key in states[0]})  # type: ignore[misc]
+    return whole, merged
+
+
 @given(st.integers(min_value=0, max_value=2**31 - 1), st.integers(min_value=1, max_value=4))
 def test_metric_states_of_shards_add_up_to_the_whole_set(seed: int, shards: int) -> None:
     """Property: summing the states of metrics that each saw a shard of the batches, and
@@ -145,15 +160,7 @@ def test_metric_states_of_shards_add_up_to_the_whole_set(seed: int, shards: int)
         )
         for _ in range(5)
     ]
-    whole = SegmentationMetrics()
-    parts = [SegmentationMetrics() for _ in range(shards)]
-    for index, (prob, truth) in enumerate(batches):
-        whole.update(prob, truth)
-        parts[index % shards].update(prob, truth)
-    states = [part.state() for part in parts]
-    summed = {key: sum(state[key] for state in states) for key in states[0]}
-    merged = SegmentationMetrics()
-    merged.load_state(summed)  # type: ignore[arg-type]
+    whole, merged = _whole_and_merged_shards(batches, shards)
     assert merged.compute() == whole.compute()
     assert merged.n_images == whole.n_images == 10
     assert all(torch.equal(merged.state()[k], v) for k, v in whole.state().items())
@@ -244,14 +251,7 @@ def test_false_positive_slice_rate_counts_tumor_free_slices(
 def test_false_positive_counts_add_up_over_batches_and_shards(
     batches: list[tuple[torch.Tensor, torch.Tensor]], shards: int
 ) -> None:
-    whole = SegmentationMetrics()
-    parts = [SegmentationMetrics() for _ in range(shards)]
-    for index, (prob, truth) in enumerate(batches):
-        whole.update(prob, truth)
-        parts[index % shards].update(prob, truth)
-    states = [part.state() for part in parts]
-    merged = SegmentationMetrics()
-    merged.load_state({key: sum(state[key] for state in states) for key in states[0]})  # type: ignore[misc]
+    whole, merged = _whole_and_merged_shards(batches, shards)
     assert merged.state().keys() == whole.state().keys()
     assert all(torch.equal(merged.state()[k], v) for k, v in whole.state().items())
     prob = torch.cat([b[0] for b in batches])
