@@ -91,6 +91,7 @@ _PUBLIC_MODULES = (
     "radiogenomics.metrics",
     "radiogenomics.training",
     "radiogenomics.inference",
+    "radiogenomics.evaluation",
     "radiogenomics.testing",
     "radiogenomics.viz",
 )

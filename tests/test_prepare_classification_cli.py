@@ -53,6 +53,38 @@ def test_prepare_classification_command(
     assert main(missing) == 1
 
 
+def test_prepare_classification_cleanup_is_recorded_and_applied(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # The run's model marks the centre of every slice: one component across the series.
+    data, seg = setup
+    base = [
+        "prepare-classification",
+        "--task2-dir", str(data / "train"),
+        "--segmentation-model", str(seg),
+        "--mri-types", "FLAIR",
+        "--no-progress",
+    ]  # fmt: skip
+    kept = {}
+    for name, extra in (
+        ("plain", []),
+        ("3d", ["--cleanup-below", "100"]),
+        ("huge", ["--cleanup-below", "100000000", "--cleanup-dims", "2d"]),
+    ):
+        out = tmp_path / name
+        assert main([*base, "--out", str(out), *extra]) == 0
+        config = json.loads((out / "prepare-config.json").read_text())
+        with (out / "series.csv").open(newline="") as handle:
+            kept[name] = sum(int(r["n_kept"]) for r in csv.DictReader(handle))
+        if name == "plain":
+            assert "cleanup_drop_below" not in config
+        else:
+            assert config["cleanup_drop_below"] == int(extra[1])
+            assert config.get("cleanup_dims", "3d") == ("2d" if name == "huge" else "3d")
+    assert kept["plain"] == kept["3d"] > 0  # the column is large: kept
+    assert kept["huge"] == 0  # every component dropped: no frame shows a tumor
+
+
 @dataclass(frozen=True)
 class Info:
     mri_type: str

@@ -11,6 +11,8 @@ Commands:
 * ``predict``: Task 2 patients -> a Kaggle submission (both stages).
 * ``dicom-to-nifti``: one DICOM series -> ``.nii.gz`` with the series' geometry.
 * ``segment``: predict WT/ET masks of a NIfTI volume or DICOM series with a stage 1 model.
+* ``evaluate-segmentation``: score a stage 1 model on whole BraTS volumes (Dice,
+  false-positive slices).
 * ``presets``: print a named preset's settings.
 * ``demo``: the foundation demo on a synthetic cohort (and on a real case if given).
 * ``plot``: training curves, ROC curves, slice and frame montages (:mod:`radiogenomics.viz`).
@@ -92,6 +94,37 @@ def _settings_given(args: argparse.Namespace, settings: type) -> dict[str, Any]:
 
 def _add_area(p: argparse.ArgumentParser) -> None:
     p.add_argument("--area", choices=("pixels", "largest_contour"), help="how areas are measured")
+
+
+def _add_mask_cleanup(p: argparse.ArgumentParser, *, default: str) -> None:
+    """The clean-up of predicted masks: drop small connected components (not the seed's)."""
+    p.add_argument(
+        "--cleanup-below",
+        type=int,
+        metavar="VOXELS",
+        help="drop connected components of the predicted masks with fewer voxels (pixels "
+        f"with --cleanup-dims 2d); 0 keeps the masks as predicted (default: {default})",
+    )
+    p.add_argument(
+        "--cleanup-dims",
+        choices=("2d", "3d"),
+        help="components within each slice (2d) or across the slices in geometric order "
+        "(3d, the default)",
+    )
+
+
+def _mask_cleanup(args: argparse.Namespace) -> Any:
+    """The ``MaskCleanup`` of ``--cleanup-below`` / ``--cleanup-dims`` (``None``: none)."""
+    from radiogenomics.inference.postprocess import MaskCleanup
+
+    if not args.cleanup_below:
+        if args.cleanup_dims is not None:
+            raise ConfigurationError(
+                "--cleanup-dims chooses how --cleanup-below VOXELS finds components; give "
+                "--cleanup-below too."
+            )
+        return None
+    return MaskCleanup(drop_below=args.cleanup_below, dims=args.cleanup_dims or "3d")
 
 
 def _add_segmentation_model(p: argparse.ArgumentParser) -> None:
@@ -199,6 +232,7 @@ def _add_prepare_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentP
     p.add_argument("--max-similarity", type=float, help="similarity sampler threshold")
     p.add_argument("--stride-fraction", type=float, help="stride sampler: T = max(round(f n), 1)")
     p.add_argument("--order", choices=("sample-then-filter", "filter-then-sample"))
+    _add_negative_fraction(p)
     guard = p.add_mutually_exclusive_group()
     guard.add_argument(
         "--task2-labels",
@@ -212,6 +246,15 @@ def _add_prepare_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentP
     _add_overwrite(p)
     _add_no_progress(p)
     p.set_defaults(handler=_run_prepare_segmentation)
+
+
+def _add_negative_fraction(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--negative-fraction",
+        type=float,
+        help="also keep tumor-free brain slices, this many per tumor slice kept, per case, "
+        "modality and plane (not the seed's; default: the preset's, 0 for writeup)",
+    )
 
 
 def _segmentation_config(args: argparse.Namespace) -> object:
@@ -229,6 +272,7 @@ def _segmentation_config(args: argparse.Namespace) -> object:
         "sampler",
         "max_similarity",
         "order",
+        "negative_fraction",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -333,7 +377,9 @@ def _run_train_segmentation(args: argparse.Namespace) -> int:
     if not is_main_process():
         return 0  # under torchrun, rank 0 reports
     scores = ", ".join(
-        f"{k} {v:.4f}" for k, v in result.best_scores.items() if k.startswith(("dice", "iou"))
+        f"{k} {v:.4f}"
+        for k, v in result.best_scores.items()
+        if k.startswith(("dice", "iou", "fp_slice_rate"))
     )
     stop = "stopped early" if result.stopped_early else "finished"
     print(
@@ -378,6 +424,7 @@ def _add_prepare_classification(
         help="count hole contours too (released code)",
     )
     _add_area(p)
+    _add_mask_cleanup(p, default="the preset's, 0 for writeup")
     p.add_argument(
         "--include-known-bad", action="store_true", help="also prepare the known-bad series"
     )
@@ -402,6 +449,10 @@ def _run_prepare_classification(args: argparse.Namespace) -> int:
         changes["mri_types"] = tuple(args.mri_types)
     if args.include_known_bad:
         changes["exclude_known_bad"] = False
+    if args.cleanup_below is not None:
+        changes["cleanup_drop_below"] = args.cleanup_below
+    if args.cleanup_dims is not None:
+        changes["cleanup_dims"] = args.cleanup_dims
     config = classification_preset(args.preset, **changes)
     report = prepare_classification(
         args.task2_dir,
@@ -829,7 +880,7 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("out", type=Path, help="output .nii.gz label map")
     _add_device(p)
     _add_batch_size(p, default=32, help="slices per forward pass")
-    p.add_argument("--zoom", type=float, default=1.2, help="zoom factor (default: 1.2)")
+    _add_zoom(p)
     p.add_argument(
         "--plane",
         choices=PLANES,
@@ -837,27 +888,130 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="plane to slice along (default: axial for NIfTI, the acquisition plane for DICOM)",
     )
     _add_series_uid(p)
+    _add_mask_cleanup(p, default="0")
+    _add_orientation(p, what="NIfTI slices")
+    _add_inference_speed(p)
+    p.set_defaults(handler=_run_segment)
+
+
+def _add_zoom(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--zoom", type=float, default=1.2, help="zoom factor (default: 1.2)")
+
+
+def _add_orientation(p: argparse.ArgumentParser, *, what: str) -> None:
     p.add_argument(
         "--orientation",
         choices=("native", "radiological"),
         default=None,
         help=(
-            "in-plane layout of NIfTI slices (default: as the model's training slices, "
+            f"in-plane layout of {what} (default: as the model's training slices, "
             "read from the run; native when the run does not say)"
         ),
     )
+
+
+def _add_evaluate_segmentation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from radiogenomics.io.nifti import MODALITIES
+    from radiogenomics.records import PLANES
+
+    p = sub.add_parser(
+        "evaluate-segmentation",
+        help="score a stage 1 model on whole BraTS volumes: Dice and false-positive slices",
+        description=(
+            "Predict every slice of every modality of each BraTS case along each plane, as "
+            "segment does (the run's input size and layout, --zoom, the clean-up options), "
+            "and score it against the case's labels per region (WT, ET): Dice over the "
+            "slices with tumor (the seed's view), Dice over the whole volume, and the "
+            "false-positive slice rate (slices without tumor that get a predicted voxel, "
+            "over slices without tumor). Writes one CSV row per case, modality, plane and "
+            "region, then summary rows (case_id 'all') per plane and over all planes, and "
+            "prints the summary. Exits 1 when a case could not be read."
+        ),
+    )
+    p.add_argument("--model", required=True, type=Path, help="stage 1 training run folder")
+    p.add_argument(
+        "--task1-dir",
+        required=True,
+        type=Path,
+        help="folder of labelled BraTS cases (2018-2021 or 2023 naming), or one case folder",
+    )
+    p.add_argument("--out", required=True, type=Path, help="report CSV to write")
+    p.add_argument("--planes", nargs="+", choices=PLANES, help="planes (default: all three)")
+    p.add_argument(
+        "--modalities", nargs="+", choices=MODALITIES, help="modalities (default: all four)"
+    )
+    _add_device(p)
+    _add_batch_size(p, default=32, help="slices per forward pass")
+    _add_zoom(p)
+    _add_mask_cleanup(p, default="0")
+    _add_orientation(p, what="the slices")
     _add_inference_speed(p)
-    p.set_defaults(handler=_run_segment)
+    _add_no_progress(p)
+    p.set_defaults(handler=_run_evaluate_segmentation)
+
+
+def _run_evaluate_segmentation(args: argparse.Namespace) -> int:
+    from radiogenomics.evaluation.segmentation import evaluate_segmentation
+    from radiogenomics.io.nifti import MODALITIES, scan_brats_cases
+    from radiogenomics.records import PLANES
+
+    check_apart(args.out, [("--task1-dir", args.task1_dir), ("--model", args.model)])
+    scan = scan_brats_cases(args.task1_dir)
+    for path, reason in scan.skipped:
+        print(f"skipped {_printable(path)}: {reason}", file=sys.stderr)
+    predictor, orientation = _segment_predictor(args)
+    result = evaluate_segmentation(
+        scan.cases,
+        predictor,
+        orientation=orientation,
+        planes=tuple(args.planes or PLANES),
+        modalities=tuple(args.modalities or MODALITIES),
+        progress=not args.no_progress,
+    )
+    path = result.write_csv(args.out)
+    print(result.table())
+    cases = len(scan.cases)
+    print(f"wrote {path}: {len(result.rows)} rows of {cases} cases ({orientation} layout)")
+    for case_id, error in result.failed:
+        print(f"FAILED {case_id}: {error}")
+    return 1 if result.failed else 0
+
+
+def _segment_predictor(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The mask predictor of ``--model`` with the options given, and the slices' layout.
+
+    As ``segment`` predicts: the run's input size, ``--zoom``, the clean-up options, and
+    the layout of the run's training slices unless ``--orientation`` says otherwise.
+    """
+    import importlib
+
+    from radiogenomics.inference import MaskPredictor
+    from radiogenomics.inference.zoom import check_zoom
+
+    check_zoom("--zoom", args.zoom)
+    cleanup = _mask_cleanup(args)
+    models = importlib.import_module("radiogenomics.models")
+    model, config = models.load_segmentation_model(args.model, which="best", device=args.device)
+    orientation = args.orientation or models.training_orientation(args.model) or "native"
+    predictor = MaskPredictor(
+        model,
+        image_size=int(config.image_size),
+        zoom=args.zoom,
+        batch_size=args.batch_size,
+        device=args.device,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        cleanup=cleanup,
+    )
+    return predictor, orientation
 
 
 def _run_segment(args: argparse.Namespace) -> int:
-    import importlib
-
     import numpy as np
 
     from radiogenomics.errors import InputNotFoundError
     from radiogenomics.inference import (
-        MaskPredictor,
         check_nifti_path,
         masks_to_label_map,
         save_label_map,
@@ -866,7 +1020,6 @@ def _run_segment(args: argparse.Namespace) -> int:
     from radiogenomics.inference.zoom import check_zoom
     from radiogenomics.io.dicom import read_dicom_series
     from radiogenomics.io.nifti import read_nifti
-    from radiogenomics.slicing import Orientation
 
     check_nifti_path(args.out)
     check_zoom("--zoom", args.zoom)
@@ -887,21 +1040,7 @@ def _run_segment(args: argparse.Namespace) -> int:
             )
     # The input is read before the model is loaded, so a refused series fails fast.
     series = read_dicom_series(source, series_uid=args.series_uid) if is_dicom else None
-    models = importlib.import_module("radiogenomics.models")
-    model, config = models.load_segmentation_model(args.model, which="best", device=args.device)
-    orientation: Orientation = (
-        args.orientation or models.training_orientation(args.model) or "native"
-    )
-    predictor = MaskPredictor(
-        model,
-        image_size=int(config.image_size),
-        zoom=args.zoom,
-        batch_size=args.batch_size,
-        device=args.device,
-        amp=args.amp,
-        channels_last=args.channels_last,
-        compile=args.compile,
-    )
+    predictor, orientation = _segment_predictor(args)
     if series is not None:
         affine = np.array(series.affine)
         if args.plane is None or args.plane == series.plane:
@@ -1167,6 +1306,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_dicom_to_nifti(sub)
     _add_segment(sub)
+    _add_evaluate_segmentation(sub)
     _add_presets(sub)
     _add_demo(sub)
     _add_plot(sub)

@@ -150,3 +150,57 @@ def test_settings_given_to_a_frame_recipe_are_checked() -> None:
         FrameRecipe(BrightMasks(), steps=config.filters(), settings=ClassificationPrepConfig())
     with pytest.raises(ConfigurationError, match="intensity='percentile'"):
         FrameRecipe(BrightMasks(), steps=config.filters(), intensity="percentile", settings=config)
+
+
+def test_mask_cleanup_settings_are_recorded_only_when_on(seg_run: Path) -> None:
+    from radiogenomics.data.prepare_classification import _load_predictor
+    from radiogenomics.inference import MaskCleanup
+
+    seed = ClassificationPrepConfig()
+    assert "cleanup_drop_below" not in seed.to_dict()
+    assert "cleanup_dims" not in seed.to_dict()
+    assert seed.mask_cleanup() is None
+    # A store written before the settings existed reads back as the seed's settings.
+    assert ClassificationPrepConfig.from_dict(seed.to_dict()) == seed
+    config = ClassificationPrepConfig(cleanup_drop_below=40)
+    assert config.to_dict()["cleanup_drop_below"] == 40
+    assert "cleanup_dims" not in config.to_dict()  # its default, 3d
+    assert config.mask_cleanup() == MaskCleanup(drop_below=40)
+    assert ClassificationPrepConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigurationError, match="would drop nothing"):
+        ClassificationPrepConfig(cleanup_drop_below=1)
+    with pytest.raises(ConfigurationError, match="cleanup_dims"):
+        ClassificationPrepConfig(cleanup_dims="4d")  # type: ignore[arg-type]
+    # The library's recipe needs a predictor that cleans the same way.
+    predictor = _load_predictor(seg_run, config=config, device="cpu", batch_size=4)
+    assert predictor.cleanup == MaskCleanup(drop_below=40)
+    assert FrameRecipe.from_config(config, predictor).record() == config.to_dict()
+    plain = _load_predictor(seg_run, config=seed, device="cpu", batch_size=4)
+    with pytest.raises(ConfigurationError, match="cleanup"):
+        FrameRecipe.from_config(config, plain)
+    with pytest.raises(ConfigurationError, match="cleanup"):
+        FrameRecipe.from_config(seed, predictor)
+
+
+def test_a_3d_cleanup_sees_the_series_in_order() -> None:
+    from radiogenomics.inference import MaskCleanup
+
+    class Stacked:
+        """A mask function that marks a 3 x 3 square on every slice: a column in 3D."""
+
+        cleanup = MaskCleanup(drop_below=10)
+
+        def __call__(self, slices: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+            masks = np.zeros((len(slices), 2, *slices.shape[1:]), np.uint8)
+            masks[:, :, 8:11, 8:11] = 1
+            return self.cleanup(masks)
+
+        def __repr__(self) -> str:
+            return "Stacked()"
+
+    series = np.tile(np.arange(1.0, 21.0), (4, 20, 1))
+    recipe = FrameRecipe(Stacked(), steps=[TumorAreaFilter(min_ratio=0.0)])
+    frames, _ = recipe(series)
+    assert len(frames) == 4  # 36 voxels across the series: kept
+    frames, _ = recipe(series[:1])
+    assert len(frames) == 0  # one slice alone: 9 voxels, dropped

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import errno
 import hashlib
+import json
 import math
 import shutil
 import signal
@@ -666,3 +667,92 @@ def test_real_case_preparation(
     mean_tumor = np.mean([s.image[s.masks[0] > 0].mean() for s in store if s.masks[0].any()])
     assert mean_tumor > 30
     assert all(float(r["tumor_ratio"]) > 0.01 for r in rows)
+
+
+# -- tumor-free slices (negative_fraction) ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def with_negatives(synthetic_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("negatives") / "out"
+    config = dataclasses.replace(SMALL, negative_fraction=1.0)
+    report = prepare_segmentation(find_brats_cases(synthetic_cohort), out, config=config)
+    assert report.ok, report.summary()
+    return out
+
+
+def test_tumor_free_slices_are_stored_with_empty_masks(
+    with_negatives: Path, prepared: Path
+) -> None:
+    store, seed = PreparedSlices(with_negatives), PreparedSlices(prepared)
+    assert list(read_manifest(with_negatives / "manifest.csv")[0]) == list(MANIFEST_FIELDS)
+    free = store.tumor_free_rows
+    assert free
+    assert seed.tumor_free_rows == []
+    # The tumor slices are the seed's, row for row; the tumor-free ones come on top.
+    tumor_rows = [r for i, r in enumerate(store.rows) if i not in set(free)]
+    key = ("patient_id", "modality", "plane", "slice_index", "tumor_ratio")
+    assert [[r[k] for k in key] for r in tumor_rows] == [[r[k] for k in key] for r in seed.rows]
+    for index in free:
+        item = store[index]
+        assert item.row["tumor_ratio"] == "0.0"
+        assert not item.masks.any()
+        assert np.count_nonzero(item.image) > 0.1 * item.image.size  # brain, not blank
+    # At most one tumor-free slice per tumor slice, per case, modality and plane.
+    for group in {(r["patient_id"], r["modality"], r["plane"]) for r in store.rows}:
+        rows = [r for r in store.rows if (r["patient_id"], r["modality"], r["plane"]) == group]
+        n_free = sum(r["tumor_ratio"] == "0.0" for r in rows)
+        assert n_free <= len(rows) - n_free
+    assert store.prep_config["negative_fraction"] == 1.0
+
+
+def test_resume_sees_the_negative_fraction(synthetic_cohort: Path, with_negatives: Path) -> None:
+    cases = find_brats_cases(synthetic_cohort)
+    again = prepare_segmentation(
+        cases, with_negatives, config=dataclasses.replace(SMALL, negative_fraction=1.0)
+    )
+    assert {o.status for o in again.outcomes} == {"skipped"}
+    for fraction in (0.0, 0.5):
+        with pytest.raises(ConfigurationError, match="negative_fraction"):
+            prepare_segmentation(
+                cases, with_negatives, config=dataclasses.replace(SMALL, negative_fraction=fraction)
+            )
+
+
+def test_negative_fraction_zero_changes_nothing(prepared: Path) -> None:
+    # Folders prepared before the setting existed hold no key for it: they read back as
+    # the same settings, and the settings with 0 write the same bytes.
+    written = (prepared / "prepare-config.json").read_text()
+    assert "negative_fraction" not in written
+    assert SegmentationPrepConfig.from_json(written) == SMALL
+    assert dataclasses.replace(SMALL, negative_fraction=0).to_json() == SMALL.to_json()
+    steps = [type(step).__name__ for step in build_segmentation_pipeline(SMALL)]
+    assert steps == ["SliceExtractor", "DistinctSampler", "TumorAreaFilter", "ResizeSlices"]
+    with_negatives = build_segmentation_pipeline(dataclasses.replace(SMALL, negative_fraction=2))
+    assert [type(step).__name__ for step in with_negatives] == [
+        "SliceExtractor",
+        "TumorFreeSlices",
+        "ResizeSlices",
+    ]
+    config = dataclasses.replace(SMALL, negative_fraction=0.5)
+    assert json.loads(config.to_json())["negative_fraction"] == 0.5
+    assert SegmentationPrepConfig.from_json(config.to_json()) == config
+    with pytest.raises(ConfigurationError, match="negative_fraction"):
+        SegmentationPrepConfig(negative_fraction=-1.0)
+
+
+def test_cli_negative_fraction(
+    synthetic_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from radiogenomics.cli import main
+
+    out = tmp_path / "prepared"
+    argv = (
+        f"prepare-segmentation --task1-dir {synthetic_cohort} --out {out} --size 32 "
+        "--planes axial --modalities flair --negative-fraction 0.5 --no-progress"
+    ).split()
+    assert main(argv) == 0
+    store = PreparedSlices(out)
+    tumor = len(store) - len(store.tumor_free_rows)
+    assert 0 < len(store.tumor_free_rows) <= math.ceil(0.5 * tumor) + 4
+    assert json.loads((out / "prepare-config.json").read_text())["negative_fraction"] == 0.5

@@ -324,3 +324,18 @@ def test_prediction_takes_the_parts(seg_run: Path, test_dir: Path) -> None:
         run_prediction(test_dir, classifiers=runs, classification_runs=RUNS)
     with pytest.raises(ConfigurationError, match="one of the two"):
         run_prediction(test_dir, segmentation_run=seg_run)
+
+
+def test_prediction_cleans_masks_as_the_runs_frames_were(seg_run: Path) -> None:
+    from radiogenomics.inference import MaskCleanup, load_classification_runs
+
+    cleaned = ClassificationPrepConfig(cleanup_drop_below=30, cleanup_dims="2d")
+    plain = ClassificationPrepConfig()
+    flair = load_classification_runs(
+        RUNS[:1], segmentation_run=seg_run, loader=make_loader(cleaned)
+    )
+    other = load_classification_runs(RUNS[:1], segmentation_run=seg_run, loader=make_loader(plain))
+    masks = flair[0].recipe.masks
+    assert getattr(masks, "cleanup", None) == MaskCleanup(drop_below=30, dims="2d")
+    assert flair[0].recipe.record() == cleaned.to_dict()
+    assert getattr(other[0].recipe.masks, "cleanup", "unset") is None

@@ -11,6 +11,7 @@ import torch
 from radiogenomics.data import IMAGENET_MEAN, IMAGENET_STD
 from radiogenomics.errors import ConfigurationError, GeometryError, InvalidInputError
 from radiogenomics.inference import (
+    MaskCleanup,
     MaskPredictor,
     postprocess_probabilities,
     prepare_inference_model,
@@ -446,3 +447,40 @@ def test_speed_option_resolution() -> None:
         prepare_inference_model(BrightnessModel(), compile="yes")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="device"):
         resolve_channels_last(None, "gpu0")
+
+
+# -- clean-up of the predicted masks -----------------------------------------------------
+
+
+def _blob_with_specks() -> tuple[np.ndarray, np.ndarray]:
+    """The blob volume with two bright specks of 2 x 2 x 2 voxels far from it."""
+    volume, wt, _ = _blob_volume(SHAPE, CENTRE)
+    volume[40:42, 5:7, 5:7] = 1000.0
+    volume[3:5, 45:47, 30:32] = 1000.0
+    return volume, wt
+
+
+def test_cleanup_drops_small_components_of_volumes_and_stacks() -> None:
+    volume, wt = _blob_with_specks()
+    affine = AFFINES["lps"]
+    plain = MaskPredictor(BrightnessModel(), image_size=32)
+    cleaned = MaskPredictor(BrightnessModel(), image_size=32, cleanup=MaskCleanup(drop_below=50))
+    raw = plain.predict_volume(volume, affine, plane="coronal")
+    masks = cleaned.predict_volume(volume, affine, plane="coronal")
+    assert raw[0, 40:42, 5:7, 5:7].any()  # the model marks the specks ...
+    assert not masks[0, 40:42, 5:7, 5:7].any()
+    assert not masks[0, 3:5, 45:47, 30:32].any()
+    assert np.count_nonzero(masks[0]) > 0.8 * np.count_nonzero(raw[0])  # ... not the tumor
+    assert _dice(masks[0], wt) > _dice(raw[0], wt) > 0.8
+    # The mask function (stage 2) applies it to the stack of slices it is given.
+    slices = np.ascontiguousarray(np.moveaxis(np.rint(volume / 1000 * 255).astype(np.uint8), 1, 0))
+    np.testing.assert_array_equal(cleaned(slices), MaskCleanup(drop_below=50)(plain(slices)))
+    # Off (the default): the masks as thresholded, and no record of a clean-up.
+    assert plain.cleanup is None
+    assert "cleanup" not in plain.to_dict()
+    assert cleaned.to_dict()["cleanup"] == {"drop_below": 50, "dims": "3d"}
+    assert repr(cleaned) == (
+        "MaskPredictor(model=BrightnessModel, image_size=32, cleanup=MaskCleanup(drop_below=50))"
+    )
+    with pytest.raises(ConfigurationError, match="MaskCleanup"):
+        MaskPredictor(BrightnessModel(), cleanup=50)  # type: ignore[arg-type]

@@ -276,3 +276,32 @@ def test_segment_speed_flags(
     )
     assert code == 2
     assert "needs CUDA" in capsys.readouterr().err
+
+
+def test_segment_cleanup_drops_small_components(
+    tmp_path: Path, loader: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    shape = (36, 40, 30)
+    volume = np.where(_blob(shape, (18.0, 20.0, 15.0)) <= 8, 400, 50).astype(np.int16)
+    volume[6:8, 30:32, 22:24] = 400  # a speck of 8 voxels, far from the blob
+    source = tmp_path / "flair.nii.gz"
+    nib.save(nib.Nifti1Image(volume, np.eye(4)), source)
+    outputs = {}
+    for name, extra in (
+        ("plain", []),
+        ("3d", ["--cleanup-below", "30"]),
+        ("2d", ["--cleanup-below", "30", "--cleanup-dims", "2d"]),
+    ):
+        out = tmp_path / f"{name}.nii.gz"
+        assert main(["segment", "--model", "run", str(source), str(out), *extra]) == 0
+        outputs[name] = np.asarray(nib.load(out).dataobj) > 0
+    assert outputs["plain"][6:8, 30:32, 22:24].all()
+    assert not outputs["3d"][6:8, 30:32, 22:24].any()
+    assert not outputs["2d"][6:8, 30:32, 22:24].any()  # 4 pixels per axial slice
+    blob = _blob(shape, (18.0, 20.0, 15.0)) <= 8
+    assert _dice(outputs["3d"], blob) > _dice(outputs["plain"], blob) > 0.9
+    # The blob's end slices hold few pixels: 2D drops them, 3D keeps them with the blob.
+    assert np.count_nonzero(outputs["2d"]) < np.count_nonzero(outputs["3d"])
+    assert main(["segment", "--model", "run", str(source), str(tmp_path / "x.nii.gz"),
+                 "--cleanup-below", "1"]) == 2  # fmt: skip
+    assert "would drop nothing" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from radiogenomics.metrics import (
     DiceLoss,
     SegmentationMetrics,
     dice_score,
+    false_positive_slice_rate,
     iou_score,
     soft_dice_loss,
 )
@@ -132,6 +133,21 @@ def test_metric_rejects_wrong_channel_count() -> None:
         metric.update(PROB, TRUE)
 
 
+def _whole_and_merged_shards(
+    batches: list[tuple[torch.Tensor, torch.Tensor]], shards: int
+) -> tuple[SegmentationMetrics, SegmentationMetrics]:
+    """A metric of every batch, and the sum of the states of metrics of shards of them."""
+    whole = SegmentationMetrics()
+    parts = [SegmentationMetrics() for _ in range(shards)]
+    for index, (prob, truth) in enumerate(batches):
+        whole.update(prob, truth)
+        parts[index % shards].update(prob, truth)
+    states = [part.state() for part in parts]
+    merged = SegmentationMetrics()
+    merged.load_state({key: sum(state[key] for state in states) for key in states[0]})  # type: ignore[misc]
+    return whole, merged
+
+
 @given(st.integers(min_value=0, max_value=2**31 - 1), st.integers(min_value=1, max_value=4))
 def test_metric_states_of_shards_add_up_to_the_whole_set(seed: int, shards: int) -> None:
     """Property: summing the states of metrics that each saw a shard of the batches, and
@@ -144,15 +160,7 @@ def test_metric_states_of_shards_add_up_to_the_whole_set(seed: int, shards: int)
         )
         for _ in range(5)
     ]
-    whole = SegmentationMetrics()
-    parts = [SegmentationMetrics() for _ in range(shards)]
-    for index, (prob, truth) in enumerate(batches):
-        whole.update(prob, truth)
-        parts[index % shards].update(prob, truth)
-    states = [part.state() for part in parts]
-    summed = {key: sum(state[key] for state in states) for key in states[0]}
-    merged = SegmentationMetrics()
-    merged.load_state(summed)  # type: ignore[arg-type]
+    whole, merged = _whole_and_merged_shards(batches, shards)
     assert merged.compute() == whole.compute()
     assert merged.n_images == whole.n_images == 10
     assert all(torch.equal(merged.state()[k], v) for k, v in whole.state().items())
@@ -197,3 +205,88 @@ def test_dice_and_iou_agree(seed: int, threshold: float) -> None:
     assert bool(((dice >= 0) & (dice <= 1)).all())
     for d, i in zip(dice.tolist(), iou.tolist(), strict=True):
         assert math.isclose(d, 2 * i / (1 + i), abs_tol=1e-12)
+
+
+# -- false-positive slices ------------------------------------------------------------
+
+
+@st.composite
+def stacks(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor]:
+    """Probabilities and targets of a few 3 x 3 two-channel slices, many of them empty."""
+    n = draw(st.integers(1, 6))
+    seed = draw(st.integers(0, 2**31 - 1))
+    generator = torch.Generator().manual_seed(seed)
+    prob = torch.rand(n, 2, 3, 3, generator=generator) ** 3  # mostly below 0.5
+    truth = (torch.rand(n, 2, 3, 3, generator=generator) > 0.8).float()
+    empty = torch.tensor(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    truth[empty] = 0.0  # whole slices without tumor
+    return prob, truth
+
+
+def _brute_force(prob: torch.Tensor, truth: torch.Tensor, pooled: bool) -> list[float]:
+    predicted = (prob.numpy() > 0.5).reshape(prob.shape[0], prob.shape[1], -1).any(axis=2)
+    present = (truth.numpy() > 0.5).reshape(truth.shape[0], truth.shape[1], -1).any(axis=2)
+    if pooled:
+        predicted, present = predicted.any(axis=1)[:, None], present.any(axis=1)[:, None]
+    rates = []
+    for c in range(predicted.shape[1]):
+        free = [i for i in range(predicted.shape[0]) if not present[i, c]]
+        rates.append(sum(predicted[i, c] for i in free) / len(free) if free else math.nan)
+    return rates
+
+
+@given(stacks(), st.booleans())
+def test_false_positive_slice_rate_counts_tumor_free_slices(
+    stack: tuple[torch.Tensor, torch.Tensor], pooled: bool
+) -> None:
+    prob, truth = stack
+    got = false_positive_slice_rate(prob, truth, pooled=pooled).reshape(-1).tolist()
+    expected = _brute_force(prob, truth, pooled)
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, abs_tol=1e-12)
+
+
+@given(st.lists(stacks(), min_size=1, max_size=4), st.integers(1, 3))
+def test_false_positive_counts_add_up_over_batches_and_shards(
+    batches: list[tuple[torch.Tensor, torch.Tensor]], shards: int
+) -> None:
+    whole, merged = _whole_and_merged_shards(batches, shards)
+    assert merged.state().keys() == whole.state().keys()
+    assert all(torch.equal(merged.state()[k], v) for k, v in whole.state().items())
+    prob = torch.cat([b[0] for b in batches])
+    truth = torch.cat([b[1] for b in batches])
+    scores = whole.compute()
+    for channel, expected in zip(("WT", "ET"), _brute_force(prob, truth, False), strict=True):
+        if math.isnan(expected):
+            assert f"fp_slice_rate_{channel}" not in scores  # nothing to measure: no key
+        else:
+            assert scores[f"fp_slice_rate_{channel}"] == pytest.approx(expected, abs=1e-12)
+    (pooled,) = _brute_force(prob, truth, True)
+    assert ("fp_slice_rate_pooled" in scores) == (not math.isnan(pooled))
+
+
+def test_false_positive_slice_rate_by_hand() -> None:
+    truth = torch.zeros(4, 2, 2, 2)
+    truth[0, 0, 0, 0] = 1  # slice 0: WT only
+    truth[1, :, 1, 1] = 1  # slice 1: WT and ET
+    prob = torch.zeros(4, 2, 2, 2)
+    prob[0, 1, 0, 0] = 0.9  # ET predicted on slice 0, which has no ET: a false ET slice
+    prob[2, 0, 1, 0] = 0.7  # WT on slice 2, empty: a false WT slice
+    prob[3, 1, 0, 1] = 0.5  # exactly the threshold: background
+    metric = SegmentationMetrics()
+    metric.update(prob, truth)
+    scores = metric.compute()
+    assert scores["fp_slice_rate_WT"] == pytest.approx(1 / 2)  # slices 2, 3 free; 2 predicted
+    assert scores["fp_slice_rate_ET"] == pytest.approx(1 / 3)  # slices 0, 2, 3 free; 0
+    assert scores["fp_slice_rate_pooled"] == pytest.approx(1 / 2)  # slices 2, 3 free; 2
+    state = metric.state()
+    assert state["tumor_free"].tolist() == [2.0, 3.0]
+    assert state["false_positive"].tolist() == [1.0, 1.0]
+    assert (float(state["tumor_free_pooled"]), float(state["false_positive_pooled"])) == (2, 1)
+    with pytest.raises(InvalidInputError, match=r"shape \(2,\), expected \(\)"):
+        metric.load_state({**state, "tumor_free_pooled": torch.zeros(2)})
+    only_tumor = SegmentationMetrics()
+    only_tumor.update(prob[:2], torch.ones(2, 2, 2, 2))
+    assert not any(k.startswith("fp_slice_rate") for k in only_tumor.compute())
+    assert math.isnan(float(false_positive_slice_rate(prob[:2], torch.ones(2, 2, 2, 2))[0]))

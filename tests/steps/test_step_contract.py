@@ -24,6 +24,7 @@ from radiogenomics import (
 )
 from radiogenomics.filters import SliceFilter
 from radiogenomics.records import SliceRecord
+from radiogenomics.sampling import TumorFreeSlices
 from radiogenomics.testing import make_brats_case
 
 SliceStep = Callable[[Sequence[SliceRecord]], list[SliceRecord]]
@@ -84,6 +85,11 @@ CASES: dict[str, Case] = {
         "DistinctSampler(method='stride', fraction=0.25)",
     ),
     "resize": Case(ResizeSlices(size=20), "ResizeSlices(size=20)", selects=False),
+    "tumor-free-default": Case(TumorFreeSlices(), "TumorFreeSlices()"),
+    "tumor-free-sampled": Case(
+        TumorFreeSlices(steps=[DistinctSampler(), TumorAreaFilter()], fraction=0.5),
+        "TumorFreeSlices(steps=[DistinctSampler(), TumorAreaFilter()], fraction=0.5)",
+    ),
 }
 
 NAMESPACE = {
@@ -92,6 +98,7 @@ NAMESPACE = {
     "DistinctSampler": DistinctSampler,
     "ResizeSlices": ResizeSlices,
     "TumorAreaFilter": TumorAreaFilter,
+    "TumorFreeSlices": TumorFreeSlices,
 }
 
 

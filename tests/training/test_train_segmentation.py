@@ -350,3 +350,38 @@ def test_a_users_model_that_does_not_fit_is_refused(prepared: Path, tmp_path: Pa
             prepared, tmp_path / "b", config=config, model=TinySegmenter(), model_config=MODEL
         )
     assert not (tmp_path / "a").exists()
+
+
+def test_validation_reports_false_positive_slices_of_tumor_free_slices(
+    synthetic_cohort: Path, tmp_path: Path, full_run: Path
+) -> None:
+    from radiogenomics.metrics import SegmentationMetrics
+
+    # The seed's store has no tumor-free slice: no WT rate (ET-free tumor slices exist).
+    assert "fp_slice_rate_WT" not in _history(full_run)[0]
+    prepared = tmp_path / "prepared"
+    prep = SegmentationPrepConfig(
+        size=32, modalities=("flair",), planes=("axial",), negative_fraction=1.0
+    )
+    assert prepare_segmentation(find_brats_cases(synthetic_cohort), prepared, config=prep).ok
+    store = PreparedSlices(prepared)
+    run = tmp_path / "run"
+    config = dataclasses.replace(CONFIG, epochs=1, warmup_epochs=0, image_size=32)
+    model_config = dataclasses.replace(MODEL, image_size=32)
+    train_segmentation(prepared, run, config=config, model_config=model_config, progress=False)
+    (logged,) = _history(run)
+    assert json.loads((run / "config.json").read_text())["prepare_config"]["negative_fraction"] == 1
+    # The logged rates are those of the held-out patients' slices, recomputed.
+    val_patients = set(json.loads((run / "config.json").read_text())["val_patients"])
+    rows = [i for i, row in enumerate(store.rows) if row["patient_id"] in val_patients]
+    assert any(i in set(store.tumor_free_rows) for i in rows)
+    model, _ = load_segmentation_model(run, which="last")
+    metric = SegmentationMetrics(channels=("WT", "ET"))
+    dataset = SegmentationDataset(store, rows, image_size=32)
+    with torch.no_grad():
+        for batch in torch.utils.data.DataLoader(dataset, batch_size=8):
+            metric.update(torch.sigmoid(model.eval()(batch["image"])), batch["mask"])
+    scores = metric.compute()
+    for key in ("fp_slice_rate_WT", "fp_slice_rate_ET", "fp_slice_rate_pooled"):
+        assert 0.0 <= logged[key] <= 1.0  # type: ignore[operator]
+        assert logged[key] == pytest.approx(scores[key], abs=1e-9)

@@ -156,3 +156,16 @@ def test_without_matplotlib_says_how_to_install(
     assert isinstance(info.value, ImportError)
     assert info.value.name == "matplotlib"
     assert not list(tmp_path.iterdir())
+
+
+def test_false_positive_slice_rates_are_validation_scores(tmp_path: Path) -> None:
+    lines = [
+        {"epoch": e, "train_loss": 1 / e, "val_loss": 1 / e, "fp_slice_rate_WT": 0.5 / e}
+        for e in (1, 2, 3)
+    ]
+    run = _write(tmp_path / "seg", lines)
+    assert _size(plot_training_curves(run, tmp_path / "fp.png")) == (420, 1100)  # two panels
+    losses_only = _write(
+        tmp_path / "plain", [{k: v for k, v in x.items() if "fp" not in k} for x in lines]
+    )
+    assert _size(plot_training_curves(losses_only, tmp_path / "plain.png")) == (420, 600)

@@ -44,6 +44,7 @@ from radiogenomics.errors import (
 from radiogenomics.filters.blank import BlankSliceFilter, nonzero_fraction
 from radiogenomics.filters.contours import ContourCountFilter
 from radiogenomics.filters.tumor_area import AreaMeasure, AreaReference, TumorAreaFilter
+from radiogenomics.inference.postprocess import CleanupDims, MaskCleanup
 from radiogenomics.inference.zoom import check_zoom
 from radiogenomics.io.dicom import MRI_TYPES
 from radiogenomics.pipeline import Pipeline
@@ -78,6 +79,10 @@ class MaskFunction(Protocol):
         ...
 
 
+_LATER_SETTINGS: dict[str, object] = {"cleanup_drop_below": 0, "cleanup_dims": "3d"}
+"""Settings added after the seed, and their defaults: left out of the record at them."""
+
+
 @dataclass(frozen=True)
 class ClassificationPrepConfig:
     """Every setting of stage 2 preparation (defaults: the writeup).
@@ -104,6 +109,16 @@ class ClassificationPrepConfig:
         zoom: Stage 1 zoom about the slice centre (1.2 in the reference).
         threshold: Mask threshold on the stage 1 probabilities (strictly above).
         exclude_known_bad: Skip :data:`~radiogenomics.io.labels.KNOWN_BAD_SERIES`.
+        cleanup_drop_below: Clean-up of the stage 1 masks, not the seed's: drop their
+            connected components of fewer than this many voxels
+            (:class:`~radiogenomics.inference.MaskCleanup`); 0 (the default) keeps them
+            as predicted.
+        cleanup_dims: Components within each slice (``"2d"``) or across the series'
+            slices in geometric order (``"3d"``, the default).
+
+    Settings added after the seed (the two clean-up settings) are written to
+    ``prepare-config.json`` only when they are not at their default, so a store made
+    with the seed's settings keeps its bytes and older stores still read.
 
     Example:
         >>> ClassificationPrepConfig(area="largest_contour", count_holes=True).filters()[1]
@@ -123,14 +138,18 @@ class ClassificationPrepConfig:
     zoom: float = 1.2
     threshold: float = 0.5
     exclude_known_bad: bool = True
+    cleanup_drop_below: int = 0
+    cleanup_dims: CleanupDims = "3d"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mri_types", check_names("mri_types", self.mri_types, MRI_TYPES))
         check_choice("intensity", self.intensity, ("minmax", "percentile"))
         check_zoom("zoom", self.zoom)
         check_range("threshold", self.threshold, low=0.0, high=1.0)
-        # Build the filters once to validate their options with their own checks.
+        check_choice("cleanup_dims", self.cleanup_dims, ("2d", "3d"))
+        # Build the filters and the clean-up once to validate their options.
         self.filters()
+        self.mask_cleanup()
 
     def filters(self) -> tuple[BlankSliceFilter, TumorAreaFilter, ContourCountFilter]:
         """The three frame filters, in the order they run."""
@@ -151,10 +170,24 @@ class ClassificationPrepConfig:
             ),
         )
 
+    def mask_cleanup(self) -> MaskCleanup | None:
+        """The clean-up of the stage 1 masks these settings ask for (``None``: none).
+
+        Raises:
+            ConfigurationError: ``cleanup_drop_below`` is 1 (it would drop nothing) or
+                negative.
+        """
+        if self.cleanup_drop_below == 0:
+            return None
+        return MaskCleanup(drop_below=self.cleanup_drop_below, dims=self.cleanup_dims)
+
     def to_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-ready dict."""
+        """The settings as a JSON-ready dict (later settings only when not at their default)."""
         data = dataclasses.asdict(self)
         data["mri_types"] = list(self.mri_types)
+        for name, default in _LATER_SETTINGS.items():
+            if data[name] == default:
+                del data[name]
         return data
 
     def to_json(self) -> str:
@@ -449,6 +482,11 @@ class FrameRecipe:
                     f"the mask predictor has {name}={value} but the settings say "
                     f"{name}={getattr(config, name)}"
                 )
+        if hasattr(self.masks, "cleanup") and self.masks.cleanup != config.mask_cleanup():
+            differences.append(
+                f"the mask predictor has cleanup={self.masks.cleanup!r} but the settings say "
+                f"{config.mask_cleanup()!r}"
+            )
         if self.intensity != config.intensity:
             differences.append(
                 f"intensity={self.intensity!r} but the settings say {config.intensity!r}"
@@ -459,11 +497,12 @@ class FrameRecipe:
     def from_config(cls, config: ClassificationPrepConfig, masks: MaskFunction) -> FrameRecipe:
         """The library's recipe for these settings, with ``masks`` (its record: the settings).
 
-        A :class:`~radiogenomics.MaskPredictor` must use the settings' ``zoom`` and
-        ``threshold``.
+        A :class:`~radiogenomics.MaskPredictor` must use the settings' ``zoom``,
+        ``threshold`` and clean-up (:meth:`ClassificationPrepConfig.mask_cleanup`).
 
         Raises:
-            ConfigurationError: ``masks`` uses another zoom or threshold than ``config``.
+            ConfigurationError: ``masks`` uses another zoom, threshold or clean-up than
+                ``config``.
         """
         return cls(masks, steps=config.filters(), intensity=config.intensity, settings=config)
 

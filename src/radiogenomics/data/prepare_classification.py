@@ -331,6 +331,7 @@ def _load_predictor(
         threshold=config.threshold,
         batch_size=batch_size,
         device=device,
+        cleanup=config.mask_cleanup(),
     )
 
 

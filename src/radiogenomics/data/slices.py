@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from radiogenomics._options import check_choice, check_names
+from radiogenomics._options import check_choice, check_names, check_range
 from radiogenomics.errors import ConfigurationError
 from radiogenomics.filters.blank import BlankSliceFilter
 from radiogenomics.filters.contours import ContourCountFilter
@@ -39,6 +39,7 @@ from radiogenomics.masks import REGIONS, Region
 from radiogenomics.pipeline import Pipeline, Step
 from radiogenomics.records import PLANES, Plane, SliceRecord, VolumeRecord
 from radiogenomics.sampling.distinct import DistinctSampler, SamplingMethod
+from radiogenomics.sampling.tumor_free import TumorFreeSlices
 from radiogenomics.slicing.extractor import SliceExtractor
 from radiogenomics.slicing.geometry import Orientation
 from radiogenomics.slicing.intensity import IntensityMethod
@@ -137,6 +138,10 @@ class SegmentationPrepConfig:
         stride_fraction: Stride fraction of the ``"stride"`` sampler.
         order: Sample then filter (the writeup's order) or filter then sample (the code).
         regions: Mask channels, in order.
+        negative_fraction: Tumor-free brain slices kept per tumor slice kept, per case,
+            modality and plane (:class:`~radiogenomics.sampling.TumorFreeSlices`); 0
+            (the seed's way, and the default) keeps none. Not a setting of the seed:
+            it teaches the model what a slice without tumor looks like.
     """
 
     modalities: tuple[str, ...] = MODALITIES
@@ -154,6 +159,7 @@ class SegmentationPrepConfig:
     stride_fraction: float = 0.1
     order: StepOrder = "sample-then-filter"
     regions: tuple[str, ...] = ("WT", "ET")
+    negative_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -164,27 +170,44 @@ class SegmentationPrepConfig:
         check_choice("order", self.order, ("sample-then-filter", "filter-then-sample"))
         if self.size is not None and self.size < 8:
             raise ConfigurationError(f"size={self.size} is too small; use at least 8 or None.")
+        fraction = float(check_range("negative_fraction", self.negative_fraction, low=0.0))
+        object.__setattr__(self, "negative_fraction", fraction)
         # Build once to validate every option with the components' own checks.
         build_segmentation_pipeline(self)
 
     def to_json(self) -> str:
-        """The settings as JSON (what ``prepare-config.json`` holds)."""
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+        """The settings as JSON (what ``prepare-config.json`` holds).
+
+        Settings added after the seed (``negative_fraction``) are written only when they
+        are not at their default, so the folders the seed's settings prepare keep their
+        bytes, and folders prepared before those settings existed still match.
+        """
+        data = dataclasses.asdict(self)
+        for name, default in _LATER_SETTINGS.items():
+            if data[name] == default:
+                del data[name]
+        return json.dumps(data, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> SegmentationPrepConfig:
-        """Settings from :meth:`to_json` output."""
+        """Settings from :meth:`to_json` output (a setting left out has its default)."""
         data = json.loads(text)
         for key in ("modalities", "planes", "regions"):
             data[key] = tuple(data[key])
         return cls(**data)
 
 
+_LATER_SETTINGS: dict[str, object] = {"negative_fraction": 0.0}
+"""Settings added after the seed, and their defaults: left out of the JSON at them."""
+
+
 def build_segmentation_pipeline(config: SegmentationPrepConfig) -> Pipeline:
     """The slice pipeline of stage 1 preparation, as an ordered list of steps.
 
     Filters run at native resolution and resizing comes last, so that only kept slices
-    are resized.
+    are resized. With ``negative_fraction`` above 0, the sampler and the filters run
+    inside a :class:`~radiogenomics.sampling.TumorFreeSlices` step, which adds the
+    tumor-free slices (resized like the others).
     """
     steps: list[Step] = [
         SliceExtractor(
@@ -208,7 +231,13 @@ def build_segmentation_pipeline(config: SegmentationPrepConfig) -> Pipeline:
         max_similarity=config.max_similarity,
         fraction=config.stride_fraction,
     )
-    steps += [sampler, *filters] if config.order == "sample-then-filter" else [*filters, sampler]
+    chosen: list[Step] = (
+        [sampler, *filters] if config.order == "sample-then-filter" else [*filters, sampler]
+    )
+    if config.negative_fraction > 0:
+        steps.append(TumorFreeSlices(steps=chosen, fraction=config.negative_fraction))
+    else:
+        steps += chosen
     if config.size is not None:
         steps.append(ResizeSlices(size=config.size))
     return Pipeline(steps)

@@ -11,6 +11,12 @@ Layout of a prepared folder::
         <plane>_image.npy      uint8 (N, H, W): the kept slices of that plane, all modalities
         <plane>_mask.npy       uint8 (N, C, H, W): their masks (0/1)
 
+Tumor-free slices (``prepare-segmentation --negative-fraction``, see
+:class:`~radiogenomics.sampling.TumorFreeSlices`) are rows like the others, with empty
+masks and a ``tumor_ratio`` of exactly 0: a tumor slice kept by the tumor-area filter
+always has a ratio above its threshold, so above 0. No column is added, so a folder
+prepared without them has the bytes it always had.
+
 Why ``.npy``: lossless (unlike JPEG, which the reference used), no decode cost, and
 memory-mappable, so a training loader reads one slice without reading the file.
 A case folder appears only complete: it is written under ``OUT/.partial/`` and renamed
@@ -288,6 +294,13 @@ class PreparedSlice:
     row: dict[str, str]
 
 
+def _is_zero(text: str) -> bool:
+    try:
+        return float(text) == 0.0
+    except ValueError:
+        return False
+
+
 def read_prep_config(folder: Path) -> dict[str, Any]:
     """A prepared folder's settings (``prepare-config.json``); ``{}`` when absent.
 
@@ -382,6 +395,11 @@ class PreparedSlices:
     def __iter__(self) -> Iterator[PreparedSlice]:
         for index in range(len(self)):
             yield self[index]
+
+    @property
+    def tumor_free_rows(self) -> list[int]:
+        """The rows of tumor-free slices (``tumor_ratio`` exactly 0), in manifest order."""
+        return [i for i, row in enumerate(self.rows) if _is_zero(row.get("tumor_ratio", ""))]
 
     @property
     def patient_ids(self) -> list[str]:

@@ -2,6 +2,8 @@
 
 * :mod:`radiogenomics.evaluation.held_out`: a stage 2 run's held-out validation patients,
   scored as its training loop scored them.
+* :mod:`radiogenomics.evaluation.segmentation`: a stage 1 model on whole BraTS volumes:
+  Dice over the tumor slices and over the volume, and the false-positive slice rate.
 
 Every name is imported on first use (the jobs import torch).
 """
@@ -12,11 +14,43 @@ from typing import TYPE_CHECKING
 
 from radiogenomics._lazy import lazy_getattr
 
-__all__ = ["HeldOutPredictions", "held_out_predictions"]
+__all__ = [
+    "EVALUATION_FIELDS",
+    "EvaluationRow",
+    "HeldOutPredictions",
+    "SegmentationEvaluation",
+    "SliceScores",
+    "evaluate_segmentation",
+    "held_out_predictions",
+    "score_slices",
+]
 
-_MEMBERS = dict.fromkeys(__all__, "radiogenomics.evaluation.held_out")
+_MEMBERS = {
+    **dict.fromkeys(
+        ("HeldOutPredictions", "held_out_predictions"), "radiogenomics.evaluation.held_out"
+    ),
+    **dict.fromkeys(
+        (
+            "EVALUATION_FIELDS",
+            "EvaluationRow",
+            "SegmentationEvaluation",
+            "SliceScores",
+            "evaluate_segmentation",
+            "score_slices",
+        ),
+        "radiogenomics.evaluation.segmentation",
+    ),
+}
 
 if TYPE_CHECKING:
     from radiogenomics.evaluation.held_out import HeldOutPredictions, held_out_predictions
+    from radiogenomics.evaluation.segmentation import (
+        EVALUATION_FIELDS,
+        EvaluationRow,
+        SegmentationEvaluation,
+        SliceScores,
+        evaluate_segmentation,
+        score_slices,
+    )
 
 __getattr__ = lazy_getattr(__name__, globals(), _MEMBERS)

@@ -43,6 +43,7 @@ import torch
 from radiogenomics.data.frames import ClassificationPrepConfig, FrameRecipe
 from radiogenomics.errors import ConfigurationError, InvalidInputError, RadiogenomicsError
 from radiogenomics.inference.aggregate import PatientAggregator
+from radiogenomics.inference.postprocess import MaskCleanup
 from radiogenomics.inference.predict_masks import (
     InferenceAmp,
     MaskPredictor,
@@ -258,7 +259,7 @@ def load_classification_runs(
 
     Each run's recipe is the library's, rebuilt from its ``prep-config.json`` around one
     :class:`~radiogenomics.MaskPredictor` of the stage 1 model (shared by the runs of
-    equal zoom and threshold).
+    equal zoom, threshold and mask clean-up).
 
     Args:
         paths: One run folder per MRI-type model (several runs of one MRI type pool their
@@ -291,8 +292,8 @@ def load_classification_runs(
     target = resolve_device(device)
     use_channels_last = resolve_channels_last(channels_last, target)
     segmenter, seg_config = load_segmentation_model(segmentation_run, which="best", device=target)
-    predictors: dict[tuple[float, float], MaskPredictor] = {}
-    recipes: dict[tuple[float, float, str], FrameRecipe] = {}
+    predictors: dict[tuple[float, float, MaskCleanup | None], MaskPredictor] = {}
+    recipes: dict[tuple[float, float, MaskCleanup | None, str], FrameRecipe] = {}
     runs = []
     for raw in paths:
         path = Path(raw)
@@ -303,7 +304,7 @@ def load_classification_runs(
                 path=path,
             )
         prep = _prep_config(info, path)
-        knob = (prep.zoom, prep.threshold)
+        knob = (prep.zoom, prep.threshold, prep.mask_cleanup())
         if knob not in predictors:
             predictors[knob] = MaskPredictor(
                 segmenter,
@@ -315,6 +316,7 @@ def load_classification_runs(
                 amp=amp,
                 channels_last=use_channels_last,
                 compile=compile,
+                cleanup=prep.mask_cleanup(),
             )
         key = (*knob, prep.to_json())
         if key not in recipes:  # one recipe per setting: its frames are made once

@@ -44,6 +44,7 @@ import torch
 from radiogenomics._options import check_choice, check_range
 from radiogenomics.data.segmentation_dataset import IMAGENET_MEAN, IMAGENET_STD
 from radiogenomics.errors import ConfigurationError, GeometryError, InvalidInputError
+from radiogenomics.inference.postprocess import MaskCleanup
 from radiogenomics.inference.zoom import check_zoom, zoom_in, zoom_out
 from radiogenomics.io.dicom import DicomSeries
 from radiogenomics.records import PLANES, Plane, VolumeRecord
@@ -497,6 +498,14 @@ class MaskPredictor:
             only.
         compile: Run the model through ``torch.compile`` (the first predictions
             compile it; ``predictor.model`` stays the plain module).
+        cleanup: A clean-up of the thresholded masks of each stack of slices predicted
+            (a call, a volume or a series), e.g.
+            :class:`~radiogenomics.inference.MaskCleanup` to drop small connected
+            components; ``None`` (the default, the seed's way) keeps the masks as
+            thresholded. A 3D clean-up takes the slices of a call as neighbours in the
+            order given: the stage 2 frame recipe (``FrameRecipe``) gives a series'
+            non-blank slices in geometric order, and :meth:`predict_volume` and
+            :meth:`predict_series` a whole volume or series.
 
     Raises:
         ConfigurationError: An option is out of range or ``device`` is not a device
@@ -523,6 +532,7 @@ class MaskPredictor:
         channels: tuple[str, ...] = ("WT", "ET"),
         channels_last: bool | None = None,
         compile: bool = False,
+        cleanup: MaskCleanup | None = None,
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise ConfigurationError(
@@ -552,6 +562,12 @@ class MaskPredictor:
         self.channels = tuple(channels)
         self.channels_last = use_channels_last
         self.compile = compile
+        if cleanup is not None and not isinstance(cleanup, MaskCleanup):
+            raise ConfigurationError(
+                f"cleanup={cleanup!r} must be a MaskCleanup (e.g. MaskCleanup(drop_below=50)) "
+                "or None."
+            )
+        self.cleanup = cleanup
 
     def predict_slices(self, slices: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """Probabilities of uint8 slices at their native size.
@@ -613,17 +629,20 @@ class MaskPredictor:
 
     def to_dict(self) -> dict[str, object]:
         """The settings that decide the masks (a recipe's record): the model's class, the
-        input size, the zoom, the threshold and the channels."""
-        return {
+        input size, the zoom, the threshold, the channels and, when set, the clean-up."""
+        record: dict[str, object] = {
             "model": type(self.model).__name__,
             "image_size": self.image_size,
             "zoom": self.zoom,
             "threshold": self.threshold,
             "channels": list(self.channels),
         }
+        if self.cleanup is not None:
+            record["cleanup"] = self.cleanup.to_dict()
+        return record
 
     def _slice_masks(self, slices: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-        """Thresholded masks of (N, H, W) slices, batch by batch: (N, C, H, W)."""
+        """Thresholded (and cleaned-up) masks of (N, H, W) slices: (N, C, H, W)."""
         n, height, width = slices.shape
         out = np.zeros((n, len(self.channels), height, width), dtype=np.uint8)
         for start, probabilities in _batches(
@@ -639,7 +658,7 @@ class MaskPredictor:
             _check_channels(probabilities.shape[1], len(self.channels))
             masks = threshold_probabilities(probabilities, threshold=self.threshold)
             out[start : start + masks.shape[0]] = masks
-        return out
+        return out if self.cleanup is None else self.cleanup(out)
 
     def predict_volume(
         self,
@@ -753,6 +772,7 @@ class MaskPredictor:
             "channels": (self.channels, ("WT", "ET")),
             "channels_last": (self.channels_last, self.device.type == "cuda"),
             "compile": (self.compile, False),
+            "cleanup": (self.cleanup, None),
         }
         shown = [f"model={type(self.model).__name__}"]
         shown += [f"{k}={v!r}" for k, (v, d) in defaults.items() if v != d]

@@ -31,6 +31,7 @@ __all__ = [
     "compare_oof",
     "delong_test",
     "dice_score",
+    "false_positive_slice_rate",
     "hanley_mcneil_se",
     "iou_score",
     "oof_groups",
@@ -46,6 +47,7 @@ _SEGMENTATION = (
     "DiceLoss",
     "SegmentationMetrics",
     "dice_score",
+    "false_positive_slice_rate",
     "iou_score",
     "soft_dice_loss",
 )
@@ -106,6 +108,7 @@ if TYPE_CHECKING:
         DiceLoss,
         SegmentationMetrics,
         dice_score,
+        false_positive_slice_rate,
         iou_score,
         soft_dice_loss,
     )

@@ -1,4 +1,4 @@
-"""Stage 1 losses and metrics: soft Dice losses, Dice and IoU at a threshold.
+"""Stage 1 losses and metrics: soft Dice losses, Dice, IoU and false-positive slices.
 
 Conventions:
 
@@ -11,6 +11,11 @@ Conventions:
   nothing was found), so a score is always defined.
 * "Pooled" means all channels' pixels counted together, as the reference's Dice loss
   and IoU metric do.
+* A *tumor-free* slice of a channel is one whose target has no foreground pixel in that
+  channel (pooled: in any channel); the *false-positive slice rate* is the fraction of
+  those with any predicted pixel. It is what stage 2 suffers from: a false mask on a
+  tumor-free slice makes a frame. With no tumor-free slice it is undefined (NaN), never
+  0.
 * Losses take *logits* (the model's raw output).
 
 This module imports torch; ``import radiogenomics`` does not import it.
@@ -31,6 +36,7 @@ __all__ = [
     "DiceLoss",
     "SegmentationMetrics",
     "dice_score",
+    "false_positive_slice_rate",
     "iou_score",
     "soft_dice_loss",
 ]
@@ -129,6 +135,76 @@ def iou_score(
     return _ratio(inter, pred + true - inter)
 
 
+def _slice_counts(
+    probabilities: torch.Tensor, target: torch.Tensor, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Tumor-free slices and those of them with a predicted pixel, as float64 counts.
+
+    Returns:
+        ``(free, false_positive, free_pooled, false_positive_pooled)``: per channel
+        (C,), then over all channels ().
+    """
+    _check_pair(probabilities, target)
+    predicted = (probabilities.detach() > threshold).flatten(2).any(dim=2)  # (N, C)
+    present = (target.detach() > 0.5).flatten(2).any(dim=2)  # (N, C)
+    free = ~present
+    free_pooled = ~present.any(dim=1)  # (N,)
+    return (
+        free.sum(dim=0).double(),
+        (free & predicted).sum(dim=0).double(),
+        free_pooled.sum().double(),
+        (free_pooled & predicted.any(dim=1)).sum().double(),
+    )
+
+
+def false_positive_slice_rate(
+    probabilities: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    threshold: float = 0.5,
+    pooled: bool = False,
+) -> torch.Tensor:
+    """The fraction of tumor-free slices on which any pixel is predicted foreground.
+
+    A slice is tumor-free in a channel when its target has no foreground pixel there
+    (``pooled``: in no channel, and then any predicted pixel of any channel counts).
+
+    Args:
+        probabilities: Predicted probabilities in [0, 1].
+        target: Binary ground truth (values above 0.5 count as foreground).
+        threshold: A pixel is predicted foreground when its probability is strictly
+            greater than this.
+        pooled: One rate over all channels instead of one per channel.
+
+    Returns:
+        float64 rates in [0, 1]: shape (C,), or a scalar when ``pooled``; NaN where
+        there is no tumor-free slice.
+
+    Shape:
+        probabilities, target: (N, C, H, W).
+
+    Example:
+        >>> import torch
+        >>> target = torch.zeros(3, 1, 2, 2); target[0, 0, 0, 0] = 1  # slices 1, 2 free
+        >>> probabilities = torch.zeros(3, 1, 2, 2); probabilities[1, 0, 1, 1] = 0.9
+        >>> false_positive_slice_rate(probabilities, target).tolist()
+        [0.5]
+    """
+    free, false_positive, free_pooled, fp_pooled = _slice_counts(probabilities, target, threshold)
+    if pooled:
+        free, false_positive = free_pooled, fp_pooled
+    return _rate(false_positive, free)
+
+
+def _rate(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    """numerator / denominator, NaN where the denominator is 0 (nothing to measure)."""
+    return torch.where(
+        denominator > 0,
+        numerator / denominator.clamp_min(1),
+        torch.full_like(denominator, float("nan")),
+    )
+
+
 def soft_dice_loss(
     logits: torch.Tensor, target: torch.Tensor, *, smooth: float = 1.0
 ) -> torch.Tensor:
@@ -209,14 +285,20 @@ class BCEDiceLoss(nn.Module):
         return f"bce_weight={self.bce_weight}, dice_weight={self.dice_weight}"
 
 
+_SLICE_COUNTS = ("tumor_free", "false_positive")
+_SCALARS = ("images", "tumor_free_pooled", "false_positive_pooled")
+
+
 class SegmentationMetrics:
-    """Dataset-level Dice and IoU, accumulated batch by batch (``update``/``compute``).
+    """Dataset-level Dice, IoU and false-positive slice rate, batch by batch.
 
     Intersections and sizes are summed over every batch given to :meth:`update`, so
-    :meth:`compute` gives the Dice of the whole held-out set, not a mean of batch scores.
-    The sums are whole numbers: :meth:`state` gives them and :meth:`load_state` takes
-    them back, so metrics filled on separate shards of a set (processes, workers) add up
-    to the metric of the whole set (sum each entry, then :meth:`load_state`).
+    :meth:`compute` gives the Dice of the whole held-out set, not a mean of batch scores;
+    so are the tumor-free slices and those of them with a predicted pixel (see
+    :func:`false_positive_slice_rate`). The sums are whole numbers: :meth:`state` gives
+    them and :meth:`load_state` takes them back, so metrics filled on separate shards of a
+    set (processes, workers) add up to the metric of the whole set (sum each entry, then
+    :meth:`load_state`).
 
     Args:
         channels: Names of the channels, in order (``("WT", "ET")``).
@@ -243,6 +325,10 @@ class SegmentationMetrics:
         self._inter = torch.zeros(size, dtype=torch.float64)
         self._pred = torch.zeros(size, dtype=torch.float64)
         self._true = torch.zeros(size, dtype=torch.float64)
+        self._free = torch.zeros(size, dtype=torch.float64)
+        self._false_positive = torch.zeros(size, dtype=torch.float64)
+        self._free_pooled = torch.zeros((), dtype=torch.float64)
+        self._false_positive_pooled = torch.zeros((), dtype=torch.float64)
         self.n_images = 0
 
     def update(self, probabilities: torch.Tensor, target: torch.Tensor) -> None:
@@ -263,6 +349,13 @@ class SegmentationMetrics:
         self._inter += inter.cpu()
         self._pred += pred.cpu()
         self._true += true.cpu()
+        free, false_positive, free_pooled, fp_pooled = _slice_counts(
+            probabilities, target, self.threshold
+        )
+        self._free += free.cpu()
+        self._false_positive += false_positive.cpu()
+        self._free_pooled += free_pooled.cpu()
+        self._false_positive_pooled += fp_pooled.cpu()
         self.n_images += int(probabilities.shape[0])
 
     def state(self) -> dict[str, torch.Tensor]:
@@ -270,10 +363,14 @@ class SegmentationMetrics:
 
         Returns:
             ``intersection``, ``predicted`` and ``true``: per channel, the pixels
-            predicted and true, predicted, and true; ``images``: the images seen.
+            predicted and true, predicted, and true; ``tumor_free`` and
+            ``false_positive``: per channel, the tumor-free images and those of them
+            with a predicted pixel; ``tumor_free_pooled`` and ``false_positive_pooled``:
+            the same over all channels; ``images``: the images seen.
 
         Shape:
-            intersection, predicted, true: (C,); images: ().
+            intersection, predicted, true, tumor_free, false_positive: (C,);
+            tumor_free_pooled, false_positive_pooled, images: ().
 
         Example:
             >>> import torch
@@ -290,6 +387,10 @@ class SegmentationMetrics:
             "intersection": self._inter.clone(),
             "predicted": self._pred.clone(),
             "true": self._true.clone(),
+            "tumor_free": self._free.clone(),
+            "false_positive": self._false_positive.clone(),
+            "tumor_free_pooled": self._free_pooled.clone(),
+            "false_positive_pooled": self._false_positive_pooled.clone(),
             "images": torch.tensor(float(self.n_images), dtype=torch.float64),
         }
 
@@ -299,9 +400,10 @@ class SegmentationMetrics:
 
         Raises:
             InvalidInputError: An entry is missing or unknown, a shape is not (C,) (or
-                () for ``images``), or a sum is negative or not a whole number.
+                () for ``images`` and the pooled counts), or a sum is negative or not a
+                whole number.
         """
-        expected = {"intersection", "predicted", "true", "images"}
+        expected = {"intersection", "predicted", "true", *_SLICE_COUNTS, *_SCALARS}
         if set(state) != expected:
             raise InvalidInputError(
                 f"a metric state has the entries {sorted(state)}, expected {sorted(expected)} "
@@ -310,7 +412,7 @@ class SegmentationMetrics:
         size = len(self.channels)
         sums: dict[str, torch.Tensor] = {}
         for name, value in state.items():
-            want = () if name == "images" else (size,)
+            want = () if name in _SCALARS else (size,)
             tensor = torch.as_tensor(value).detach().to("cpu", torch.float64).clone()
             if tuple(tensor.shape) != want:
                 raise InvalidInputError(
@@ -324,6 +426,9 @@ class SegmentationMetrics:
                 )
             sums[name] = tensor
         self._inter, self._pred, self._true = sums["intersection"], sums["predicted"], sums["true"]
+        self._free, self._false_positive = sums["tumor_free"], sums["false_positive"]
+        self._free_pooled = sums["tumor_free_pooled"]
+        self._false_positive_pooled = sums["false_positive_pooled"]
         self.n_images = int(sums["images"])
 
     def compute(self) -> dict[str, float]:
@@ -331,6 +436,9 @@ class SegmentationMetrics:
 
         Keys: ``dice_<channel>`` and ``iou_<channel>`` per channel, ``dice_pooled`` and
         ``iou_pooled``. With no batch seen, every score is 1.0 (empty versus empty).
+        ``fp_slice_rate_<channel>`` (and ``fp_slice_rate_pooled``) is there only when
+        some image seen was tumor-free in that channel (in every channel): a rate of
+        nothing is not reported.
         """
         dice = _ratio(2 * self._inter, self._pred + self._true)
         iou = _ratio(self._inter, self._pred + self._true - self._inter)
@@ -343,6 +451,16 @@ class SegmentationMetrics:
             for channel, value in zip(self.channels, values.tolist(), strict=True):
                 scores[f"{name}_{channel}"] = float(value)
             scores[f"{name}_pooled"] = float(pooled)
+        rates = _rate(self._false_positive, self._free)
+        for channel, free, value in zip(
+            self.channels, self._free.tolist(), rates.tolist(), strict=True
+        ):
+            if free > 0:
+                scores[f"fp_slice_rate_{channel}"] = float(value)
+        if float(self._free_pooled) > 0:
+            scores["fp_slice_rate_pooled"] = float(
+                _rate(self._false_positive_pooled, self._free_pooled)
+            )
         return scores
 
     def __repr__(self) -> str:

@@ -4,7 +4,12 @@ One epoch = train on the training patients' slices (augmented), then validate on
 held-out patients' slices (never augmented; never seen in training), then:
 
 * one JSON line appended to ``RUN/metrics.jsonl`` (epoch, learning rate, losses, Dice
-  and IoU per channel and pooled, seconds);
+  and IoU per channel and pooled, seconds, and the false-positive slice rate
+  ``fp_slice_rate_<channel>`` / ``fp_slice_rate_pooled``: the share of the validation
+  slices without tumor on which the model predicts some; see
+  :class:`~radiogenomics.metrics.SegmentationMetrics`. The WT and pooled rates are there
+  when the prepared folder holds tumor-free slices, ``prepare-segmentation
+  --negative-fraction``);
 * ``RUN/last.state.pt`` (weights, optimizer, scheduler, scaler, random states,
   counters) and ``RUN/last.safetensors`` (weights) rewritten; ``RUN/best.safetensors``
   rewritten when the validation loss improved (strictly).
@@ -23,7 +28,11 @@ seeded by ``(seed, epoch)``, so they do not depend on the number of loader worke
 Schedule (defaults: the reference): AdamW (lr 1e-4), ReduceLROnPlateau on the validation
 loss, encoder frozen (``requires_grad=False``; its batch-norm statistics still update, as
 in the reference) for ``warmup_epochs`` then unfrozen, early stopping after ``patience``
-epochs without improvement, best checkpoint by validation loss.
+epochs without improvement, best checkpoint by validation loss. The false-positive slice
+rate is reported, not used to choose: the validation loss (a Dice loss pooled over each
+batch) already counts false positives on tumor-free slices as pixels, and a second rule
+would make "best" depend on how the two are weighed. ``metrics.jsonl`` shows both per
+epoch; :doc:`/stage1-model` has the measured effect.
 """
 
 from __future__ import annotations
@@ -457,7 +466,11 @@ def train_segmentation(
             if progress and context.is_main:
                 tqdm.write(
                     f"epoch {epoch + 1}: train {train_loss:.4f} val {val_loss:.4f} "
-                    + " ".join(f"{k} {v:.3f}" for k, v in scores.items() if k.startswith("dice"))
+                    + " ".join(
+                        f"{k} {v:.3f}"
+                        for k, v in scores.items()
+                        if k.startswith(("dice", "fp_slice_rate"))
+                    )
                     + f" ({speed['train_images_per_second']:.1f} slices/s)"
                     + (" *" if improved else "")
                 )

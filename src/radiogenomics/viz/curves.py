@@ -2,7 +2,8 @@
 
 Reads the ``metrics.jsonl`` that both training loops write (one JSON object per epoch)
 and draws two panels: the training and validation losses, and the validation scores
-(``dice_*`` and ``iou_*`` for stage 1, ``chunk_auc`` and ``patient_auc`` for stage 2).
+(``dice_*``, ``iou_*`` and ``fp_slice_rate_*`` for stage 1, ``chunk_auc`` and
+``patient_auc`` for stage 2).
 The best epoch (the checkpoint in ``best.safetensors``) is marked on both, and epochs
 trained with a frozen encoder or backbone are shaded. Needs matplotlib (the ``plots``
 extra).
@@ -125,8 +126,11 @@ def best_epoch(history: History) -> int | None:
     return next(epoch for loss, epoch in finite if loss == lowest)
 
 
+_FP_RATE = "fp_slice_rate_"
+
+
 def _is_score(key: str) -> bool:
-    return key.startswith(("dice_", "iou_")) or key.endswith("_auc")
+    return key.startswith(("dice_", "iou_", _FP_RATE)) or key.endswith("_auc")
 
 
 def _series(epochs: Sequence[tuple[int, Mapping[str, Any]]], key: str) -> npt.NDArray[np.float64]:
@@ -149,7 +153,8 @@ def plot_training_curves(
     """Draw a run's loss curves and validation scores, with its best epoch marked.
 
     Left panel: ``train_loss`` and ``val_loss`` per epoch. Right panel: every key that
-    starts with ``dice_`` or ``iou_`` (IoU dashed) or ends with ``_auc``, with the 0.5
+    starts with ``dice_``, ``iou_`` (IoU dashed) or ``fp_slice_rate_`` (the
+    false-positive slice rate, dotted) or ends with ``_auc``, with the 0.5
     chance level when there is an AUC. Missing values (``null``, ``NaN``, a key absent
     from some epochs) leave gaps; other keys (``lr``, ``seconds`` ...) are ignored.
 
@@ -210,9 +215,11 @@ def plot_training_curves(
         colours: dict[str, str] = {}
         for key, values in scores.items():
             family, _, channel = key.partition("_")
+            if key.startswith(_FP_RATE):
+                family, channel = "fp", key[len(_FP_RATE) :]
             group = key if key.endswith("_auc") else channel
             colour = colours.setdefault(group, f"C{len(colours) % 10}")
-            style = "--" if family == "iou" else "-"
+            style = {"iou": "--", "fp": ":"}.get(family, "-")
             score_axes.plot(x, values, style, color=colour, marker=marker, markersize=3, label=key)
         if any(key.endswith("_auc") for key in scores):
             score_axes.axhline(0.5, color="0.5", linestyle=":", linewidth=1, label="chance")
