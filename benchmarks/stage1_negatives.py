@@ -393,6 +393,7 @@ def main() -> int:
     parser.add_argument("--held-out", type=int, default=4, help="synthetic held-out cases")
     parser.add_argument("--patients", type=int, default=8, help="synthetic Task 2 patients")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tag", default="", help="suffix of the results' file names")
     args = parser.parse_args()
     if args.size is None:
         args.size = 128 if args.part == "real" else 64
@@ -424,7 +425,8 @@ def main() -> int:
         )
         text = table(outcome["rows"], outcome["planes"], title)
     record = {"part": args.part, "settings": settings, "machine": machine(), **outcome}
-    write_results(record, text, RESULTS / f"stage1_negatives-{args.part}.json")
+    name = f"stage1_negatives-{args.part}{'-' + args.tag if args.tag else ''}.json"
+    write_results(record, text, RESULTS / name)
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -63,6 +63,29 @@ def test_reference_presets_differ_where_the_writeup_and_code_differ() -> None:
         assert tta.views == (1.2,)
 
 
+def test_extended_preset_is_the_writeup_plus_what_was_measured() -> None:
+    from radiogenomics.presets import EXTENDED_CLEANUP_DROP_BELOW, EXTENDED_NEGATIVE_FRACTION
+
+    writeup, extended = get_preset("writeup"), get_preset("extended")
+    # The seed's presets keep today's behaviour: tumor slices only, no clean-up.
+    for name in ("writeup", "released-code", "tiny"):
+        preset = get_preset(name)
+        assert preset.segmentation_prep.negative_fraction == 0
+        assert preset.classification_prep.cleanup_drop_below == 0
+        assert preset.classification_prep.mask_cleanup() is None
+    # The extended preset adds both, and changes nothing else.
+    assert extended.segmentation_prep.negative_fraction == EXTENDED_NEGATIVE_FRACTION > 0
+    assert extended.classification_prep.cleanup_drop_below == EXTENDED_CLEANUP_DROP_BELOW > 0
+    assert extended.classification_prep.cleanup_dims == "3d"
+    cleanup = extended.classification_prep.mask_cleanup()
+    assert cleanup is not None
+    assert cleanup.drop_below == EXTENDED_CLEANUP_DROP_BELOW
+    assert extended.replace(
+        segmentation_prep={"negative_fraction": 0.0},
+        classification_prep={"cleanup_drop_below": 0},
+    ).to_dict() == {**writeup.to_dict(), "name": "extended", "description": extended.description}
+
+
 def test_tiny_preset_sizes_agree_and_build_small_models() -> None:
     tiny = get_preset("tiny")
     size = tiny.segmentation_prep.size
