@@ -74,9 +74,10 @@ PRESETS: tuple[PresetName, ...] = ("writeup", "released-code", "tiny", "extended
 EXTENDED_NEGATIVE_FRACTION = 1.0
 """Tumor-free slices per tumor slice in the ``extended`` preset's stage 1 training.
 
-Of 0.5, 1 and 2, the fraction with the fewest false-positive slices on synthetic held-out
-cases and the fewest stage 2 frames without true tumor (``benchmarks/stage1_negatives.py``;
-figures in :doc:`/presets`)."""
+Of the fractions measured (0.5 and 1 on synthetic held-out cases, also 2 on the real
+case), the one with the fewest false-positive slices and the fewest stage 2 frames without
+true tumor on synthetic held-out data (``benchmarks/stage1_negatives.py``; figures in
+:doc:`/presets`)."""
 EXTENDED_CLEANUP_DROP_BELOW = 2000
 """3D connected components of fewer voxels are dropped from the ``extended`` preset's masks.
 
