@@ -206,6 +206,9 @@ def evaluate(
             "tumor_free_slices": s.tumor_free_slices,
             "fp_slices": s.fp_slices,
             "fp_slice_rate": s.fp_slice_rate,
+            "brain_tumor_free_slices": s.brain_tumor_free_slices,
+            "brain_fp_slices": s.brain_fp_slices,
+            "brain_fp_slice_rate": s.brain_fp_slice_rate,
             "fp_voxels": s.fp_voxels,
             "dice_volume": s.dice_volume,
         }
@@ -213,11 +216,12 @@ def evaluate(
 
 
 def table(rows: list[dict[str, Any]], planes: Sequence[str], title: str) -> str:
-    """Markdown: one line per training setting and clean-up; per plane Dice and FP rate."""
+    """Markdown: one line per training setting and clean-up; per plane Dice and FP rates."""
     header = "| training | clean-up | " + " | ".join(
-        f"{p}: WT Dice (tumor slices) | {p}: FP slices" for p in [*planes, "all"]
+        f"{p}: WT Dice (tumor slices) | {p}: FP slices | {p}: FP brain slices"
+        for p in [*planes, "all"]
     )
-    lines = [f"### {title}", "", header + " |", "|" + "---|" * (2 + 2 * (len(planes) + 1))]
+    lines = [f"### {title}", "", header + " |", "|" + "---|" * (2 + 3 * (len(planes) + 1))]
     for row in rows:
         cells = [row["training"], row["cleanup"]]
         for plane in [*planes, "all"]:
@@ -225,6 +229,8 @@ def table(rows: list[dict[str, Any]], planes: Sequence[str], title: str) -> str:
             cells += [
                 f"{f['dice_tumor_slices']:.3f}",
                 f"{f['fp_slices']}/{f['tumor_free_slices']} ({f['fp_slice_rate']:.2f})",
+                f"{f['brain_fp_slices']}/{f['brain_tumor_free_slices']} "
+                f"({f['brain_fp_slice_rate']:.2f})",
             ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -253,7 +259,9 @@ def scored_rows(
             log(
                 f"F={run['fraction']:g}, clean-up {cleanup.label}: WT Dice on tumor slices "
                 f"{every['dice_tumor_slices']:.3f}, FP slices {every['fp_slices']}/"
-                f"{every['tumor_free_slices']} ({every['fp_slice_rate']:.3f})"
+                f"{every['tumor_free_slices']} ({every['fp_slice_rate']:.3f}), on brain slices "
+                f"{every['brain_fp_slices']}/{every['brain_tumor_free_slices']} "
+                f"({every['brain_fp_slice_rate']:.3f})"
             )
             rows.append(
                 {

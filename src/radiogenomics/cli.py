@@ -923,7 +923,8 @@ def _add_evaluate_segmentation(sub: argparse._SubParsersAction[argparse.Argument
             "and score it against the case's labels per region (WT, ET): Dice over the "
             "slices with tumor (the seed's view), Dice over the whole volume, and the "
             "false-positive slice rate (slices without tumor that get a predicted voxel, "
-            "over slices without tumor). Writes one CSV row per case, modality, plane and "
+            "over slices without tumor), also over the tumor-free brain slices only "
+            "(--min-brain-fraction). Writes one CSV row per case, modality, plane and "
             "region, then summary rows (case_id 'all') per plane and over all planes, and "
             "prints the summary. Exits 1 when a case could not be read."
         ),
@@ -943,6 +944,16 @@ def _add_evaluate_segmentation(sub: argparse._SubParsersAction[argparse.Argument
     _add_device(p)
     _add_batch_size(p, default=32, help="slices per forward pass")
     _add_zoom(p)
+    p.add_argument(
+        "--min-brain-fraction",
+        type=float,
+        default=0.1,
+        help=(
+            "a tumor-free slice is a brain slice, scored on its own (the FP rate that "
+            "reaches stage 2, whose blank filter drops the others), when its brain covers "
+            "more than this fraction of it (default: 0.1)"
+        ),
+    )
     _add_mask_cleanup(p, default="0")
     _add_orientation(p, what="the slices")
     _add_inference_speed(p)
@@ -966,6 +977,7 @@ def _run_evaluate_segmentation(args: argparse.Namespace) -> int:
         orientation=orientation,
         planes=tuple(args.planes or PLANES),
         modalities=tuple(args.modalities or MODALITIES),
+        min_brain_fraction=args.min_brain_fraction,
         progress=not args.no_progress,
     )
     path = result.write_csv(args.out)

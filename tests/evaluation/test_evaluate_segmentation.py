@@ -36,14 +36,18 @@ stacks = hnp.arrays(
 )
 
 
-@given(stacks, stacks)
-def test_counts_by_brute_force(predicted: np.ndarray, truth: np.ndarray) -> None:
-    n = min(len(predicted), len(truth))
-    h = min(predicted.shape[2], truth.shape[2])
-    w = min(predicted.shape[3], truth.shape[3])
+@given(stacks, stacks, stacks)
+def test_counts_by_brute_force(
+    predicted: np.ndarray, truth: np.ndarray, brains: np.ndarray
+) -> None:
+    n = min(len(predicted), len(truth), len(brains))
+    h = min(predicted.shape[2], truth.shape[2], brains.shape[2])
+    w = min(predicted.shape[3], truth.shape[3], brains.shape[3])
     predicted, truth = predicted[:n, :, :h, :w], truth[:n, :, :h, :w]
+    brain = brains[:n, 0, :h, :w].astype(bool)
     truth[::2] = 0  # tumor-free slices, always some
-    scores = score_slices(predicted, truth, regions=("WT", "ET"))
+    scores = score_slices(predicted, truth, regions=("WT", "ET"), brain=brain)
+    brain_slice = brain.reshape(n, -1).sum(axis=1) * 10 > h * w  # more than 10 %
     for c, region in enumerate(("WT", "ET")):
         p, t = predicted[:, c].astype(bool), truth[:, c].astype(bool)
         tumor = t.reshape(n, -1).any(axis=1)
@@ -60,6 +64,15 @@ def test_counts_by_brute_force(predicted: np.ndarray, truth: np.ndarray) -> None
         )
         assert s.fp_voxels == int(p[~tumor].sum())
         assert s.fp_slice_rate == pytest.approx(s.fp_slices / s.tumor_free_slices)
+        marked = p.reshape(n, -1).any(axis=1)
+        assert s.brain_tumor_free_slices == int((~tumor & brain_slice).sum())
+        assert s.brain_fp_slices == int((~tumor & brain_slice & marked).sum())
+        if s.brain_tumor_free_slices:
+            assert s.brain_fp_slice_rate == s.brain_fp_slices / s.brain_tumor_free_slices
+        else:
+            assert math.isnan(s.brain_fp_slice_rate)
+    without_brain = score_slices(predicted, truth, regions=("WT", "ET"))["WT"]
+    assert (without_brain.brain_tumor_free_slices, without_brain.brain_fp_slices) == (0, 0)
 
 
 def test_scores_add_and_undefined_rates_are_nan() -> None:
@@ -73,6 +86,8 @@ def test_scores_add_and_undefined_rates_are_nan() -> None:
     empty = np.zeros((2, 2, 3, 3), np.uint8)
     with pytest.raises(GeometryError, match="one channel per region"):
         score_slices(empty, empty, regions=("WT",))
+    with pytest.raises(GeometryError, match=r"one \(H, W\) mask per slice"):
+        score_slices(empty, empty, regions=("WT", "ET"), brain=np.ones((3, 3, 3), bool))
 
 
 class TruthPlusSpeck:
@@ -125,6 +140,10 @@ def test_evaluation_of_a_near_perfect_predictor(cohort: list[BratsCase]) -> None
             assert s.fp_slices == 1
             assert s.fp_voxels == 1
             assert s.dice_volume < 1.0
+            # ... outside the head: not a brain slice, so stage 2 would never see it.
+            assert s.brain_fp_slices == 0
+            assert 0 < s.brain_tumor_free_slices < s.tumor_free_slices
+            assert s.brain_fp_slice_rate == 0.0
         else:
             assert s.fp_slices == 0
             assert s.dice_volume == 1.0

@@ -3,7 +3,8 @@
 * :mod:`radiogenomics.evaluation.held_out`: a stage 2 run's held-out validation patients,
   scored as its training loop scored them.
 * :mod:`radiogenomics.evaluation.segmentation`: a stage 1 model on whole BraTS volumes:
-  Dice over the tumor slices and over the volume, and the false-positive slice rate.
+  Dice over the tumor slices and over the volume, and the false-positive slice rate
+  (over every tumor-free slice and over the brain slices).
 
 Every name is imported on first use (the jobs import torch).
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from radiogenomics._lazy import lazy_getattr
 
 __all__ = [
+    "BRAIN_SLICE_FRACTION",
     "EVALUATION_FIELDS",
     "EvaluationRow",
     "HeldOutPredictions",
@@ -31,6 +33,7 @@ _MEMBERS = {
     ),
     **dict.fromkeys(
         (
+            "BRAIN_SLICE_FRACTION",
             "EVALUATION_FIELDS",
             "EvaluationRow",
             "SegmentationEvaluation",
@@ -45,6 +48,7 @@ _MEMBERS = {
 if TYPE_CHECKING:
     from radiogenomics.evaluation.held_out import HeldOutPredictions, held_out_predictions
     from radiogenomics.evaluation.segmentation import (
+        BRAIN_SLICE_FRACTION,
         EVALUATION_FIELDS,
         EvaluationRow,
         SegmentationEvaluation,

@@ -10,7 +10,13 @@ plane and region (WT, ET):
   (the seed's view: its validation slices all show tumor);
 * **Dice over the whole volume**: every voxel, so false positives anywhere count;
 * **the false-positive slice rate**: of the slices whose true mask is empty, the share
-  with any predicted voxel (:func:`~radiogenomics.metrics.false_positive_slice_rate`).
+  with any predicted voxel (:func:`~radiogenomics.metrics.false_positive_slice_rate`);
+* **the same rate over brain slices**: only the tumor-free slices whose brain (voxels
+  above 0: BraTS volumes are skull-stripped) covers more than 10 % of the slice
+  (:data:`BRAIN_SLICE_FRACTION`). Stage 2 never makes a frame of the others (its blank
+  filter drops them) and tumor-free training slices are drawn from these only
+  (:class:`~radiogenomics.sampling.TumorFreeSlices`), so this is the rate that reaches
+  stage 2.
 
 Counts are summed before dividing, per plane over every case and modality and overall
 (:meth:`SegmentationEvaluation.summary`), as :class:`~radiogenomics.metrics.SegmentationMetrics`
@@ -32,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from radiogenomics._options import check_names
+from radiogenomics._options import check_names, check_range
 from radiogenomics.errors import GeometryError, RadiogenomicsError
 from radiogenomics.io.nifti import MODALITIES, BratsCase, load_case
 from radiogenomics.records import PLANES, Plane
@@ -42,6 +48,7 @@ if TYPE_CHECKING:
     from radiogenomics.inference.predict_masks import MaskPredictor
 
 __all__ = [
+    "BRAIN_SLICE_FRACTION",
     "EVALUATION_FIELDS",
     "EvaluationRow",
     "SegmentationEvaluation",
@@ -49,6 +56,12 @@ __all__ = [
     "evaluate_segmentation",
     "score_slices",
 ]
+
+BRAIN_SLICE_FRACTION = 0.1
+"""A brain slice shows brain on strictly more than this fraction of its pixels.
+
+The stage 2 blank filter's threshold (``BlankSliceFilter(min_fraction=0.1)``) and that of
+the tumor-free training slices (``is_tumor_free(min_brain_fraction=0.1)``)."""
 
 _ALL = "all"
 """The ``case_id``, ``modality`` or ``plane`` of a summary row."""
@@ -68,6 +81,9 @@ class SliceScores:
         predicted_voxels: Voxels predicted, on every slice.
         intersection_voxels: Voxels predicted and true.
         predicted_on_tumor_slices: Voxels predicted on the tumor slices.
+        brain_tumor_free_slices: Tumor-free slices that are brain slices (brain on more
+            than :data:`BRAIN_SLICE_FRACTION` of the slice); 0 when no brain was given.
+        brain_fp_slices: Those of them with any predicted voxel.
     """
 
     tumor_slices: int = 0
@@ -77,6 +93,8 @@ class SliceScores:
     predicted_voxels: int = 0
     intersection_voxels: int = 0
     predicted_on_tumor_slices: int = 0
+    brain_tumor_free_slices: int = 0
+    brain_fp_slices: int = 0
 
     def __add__(self, other: SliceScores) -> SliceScores:
         return SliceScores(
@@ -101,6 +119,13 @@ class SliceScores:
         return self.fp_slices / self.tumor_free_slices
 
     @property
+    def brain_fp_slice_rate(self) -> float:
+        """The share of the tumor-free brain slices with any predicted voxel (NaN when none)."""
+        if self.brain_tumor_free_slices == 0:
+            return math.nan
+        return self.brain_fp_slices / self.brain_tumor_free_slices
+
+    @property
     def fp_voxels(self) -> int:
         """Voxels predicted on the tumor-free slices."""
         return self.predicted_voxels - self.predicted_on_tumor_slices
@@ -116,6 +141,8 @@ def score_slices(
     truth: npt.NDArray[np.uint8],
     *,
     regions: Sequence[str],
+    brain: npt.NDArray[np.bool_] | None = None,
+    min_brain_fraction: float = BRAIN_SLICE_FRACTION,
 ) -> dict[str, SliceScores]:
     """The counts of each region over a stack of predicted and true masks.
 
@@ -127,15 +154,20 @@ def score_slices(
         predicted: 0/1 predicted masks, one channel per region.
         truth: 0/1 true masks, one channel per region.
         regions: The channels' names, in order.
+        brain: Where each slice shows brain; ``None`` leaves the brain-slice counts at 0.
+        min_brain_fraction: A brain slice shows brain on strictly more than this
+            fraction of its pixels.
 
     Returns:
         Region name to its counts.
 
     Raises:
-        GeometryError: The shapes differ or do not have one channel per region.
+        GeometryError: The shapes differ, do not have one channel per region, or
+            ``brain`` is not one (H, W) mask per slice.
 
     Shape:
-        predicted, truth: (N, C, H, W).
+        - predicted, truth: (N, C, H, W).
+        - brain: (N, H, W).
 
     Example:
         >>> import numpy as np
@@ -154,6 +186,16 @@ def score_slices(
             f"predicted masks {predicted.shape} and true masks {truth.shape} must both be "
             f"(N, {len(regions)}, H, W), one channel per region ({', '.join(regions)})."
         )
+    n = predicted.shape[0]
+    if brain is None:
+        brain_slice = np.zeros(n, dtype=bool)
+    else:
+        if brain.shape != (n, *predicted.shape[2:]):
+            raise GeometryError(
+                f"brain masks {brain.shape} must be one (H, W) mask per slice: "
+                f"{(n, *predicted.shape[2:])} for masks {predicted.shape}."
+            )
+        brain_slice = np.asarray(brain, dtype=bool).reshape(n, -1).mean(axis=1) > min_brain_fraction
     scores: dict[str, SliceScores] = {}
     for c, region in enumerate(regions):
         mine = torch.from_numpy(np.ascontiguousarray(predicted[:, c : c + 1]))
@@ -164,6 +206,8 @@ def score_slices(
         on_tumor = SegmentationMetrics(channels=(region,))
         on_tumor.update(mine[tumor], true[tumor])
         counts, tumor_counts = whole.state(), on_tumor.state()
+        tumor_free_brain = ~tumor.numpy() & brain_slice
+        marked = predicted[:, c].reshape(n, -1).any(axis=1)
         scores[region] = SliceScores(
             tumor_slices=int(tumor_counts["images"]),
             tumor_free_slices=int(counts["tumor_free"][0]),
@@ -172,6 +216,8 @@ def score_slices(
             predicted_voxels=int(counts["predicted"][0]),
             intersection_voxels=int(counts["intersection"][0]),
             predicted_on_tumor_slices=int(tumor_counts["predicted"][0]),
+            brain_tumor_free_slices=int(tumor_free_brain.sum()),
+            brain_fp_slices=int((tumor_free_brain & marked).sum()),
         )
     return scores
 
@@ -206,6 +252,9 @@ class EvaluationRow:
             "tumor_free_slices": str(s.tumor_free_slices),
             "fp_slices": str(s.fp_slices),
             "fp_slice_rate": _number(s.fp_slice_rate),
+            "brain_tumor_free_slices": str(s.brain_tumor_free_slices),
+            "brain_fp_slices": str(s.brain_fp_slices),
+            "brain_fp_slice_rate": _number(s.brain_fp_slice_rate),
             "dice_tumor_slices": _number(s.dice_tumor_slices),
             "dice_volume": _number(s.dice_volume),
             "true_voxels": str(s.true_voxels),
@@ -223,6 +272,9 @@ EVALUATION_FIELDS: tuple[str, ...] = (
     "tumor_free_slices",
     "fp_slices",
     "fp_slice_rate",
+    "brain_tumor_free_slices",
+    "brain_fp_slices",
+    "brain_fp_slice_rate",
     "dice_tumor_slices",
     "dice_volume",
     "true_voxels",
@@ -289,15 +341,17 @@ class SegmentationEvaluation:
         """The summary as a small text table, one line per plane and region."""
         header = (
             f"{'plane':<9}{'region':<7}{'tumor slices':>13}{'Dice':>7}"
-            f"{'tumor-free':>12}{'with FP':>9}{'FP rate':>9}{'Dice (volume)':>15}"
+            f"{'tumor-free':>12}{'with FP':>9}{'FP rate':>9}{'(brain)':>9}{'Dice (volume)':>15}"
         )
         lines = [header]
         for row in self.summary():
             s = row.scores
             rate = "-" if math.isnan(s.fp_slice_rate) else f"{s.fp_slice_rate:.3f}"
+            brain = "-" if math.isnan(s.brain_fp_slice_rate) else f"{s.brain_fp_slice_rate:.3f}"
             lines.append(
                 f"{row.plane:<9}{row.region:<7}{s.tumor_slices:>13}{s.dice_tumor_slices:>7.3f}"
-                f"{s.tumor_free_slices:>12}{s.fp_slices:>9}{rate:>9}{s.dice_volume:>15.3f}"
+                f"{s.tumor_free_slices:>12}{s.fp_slices:>9}{rate:>9}{brain:>9}"
+                f"{s.dice_volume:>15.3f}"
             )
         return "\n".join(lines)
 
@@ -314,6 +368,7 @@ def evaluate_segmentation(
     orientation: Orientation = "native",
     planes: Plane | Sequence[Plane] = PLANES,
     modalities: str | Sequence[str] = MODALITIES,
+    min_brain_fraction: float = BRAIN_SLICE_FRACTION,
     progress: bool = False,
     on_case: Callable[[str], None] | None = None,
 ) -> SegmentationEvaluation:
@@ -333,6 +388,8 @@ def evaluate_segmentation(
             (:func:`~radiogenomics.models.training_orientation` of its run).
         planes: The planes to slice along.
         modalities: The modalities to predict.
+        min_brain_fraction: A tumor-free slice counts as a brain slice when its brain
+            (voxels above 0) covers strictly more than this fraction of it.
         progress: Show a progress bar.
         on_case: Called with each case's identifier once it is scored.
 
@@ -341,11 +398,12 @@ def evaluate_segmentation(
         reported there and the others go on).
 
     Raises:
-        ConfigurationError: An unknown plane or modality, or regions the labels cannot
-            give.
+        ConfigurationError: An unknown plane or modality, regions the labels cannot
+            give, or ``min_brain_fraction`` outside [0, 1].
     """
     from tqdm.auto import tqdm
 
+    check_range("min_brain_fraction", min_brain_fraction, low=0.0, high=1.0)
     chosen_planes = check_names("planes", planes, PLANES)
     chosen_modalities = check_names("modalities", modalities, MODALITIES)
     regions = tuple(predictor.channels)
@@ -366,7 +424,11 @@ def evaluate_segmentation(
                     volume.image, volume.affine, plane=plane, orientation=orientation
                 )
                 scores = score_slices(
-                    _stack(predicted, axis), _stack(volume.masks, axis), regions=regions
+                    _stack(predicted, axis),
+                    _stack(volume.masks, axis),
+                    regions=regions,
+                    brain=_stack(volume.image[None] > 0, axis)[:, 0].astype(bool),
+                    min_brain_fraction=min_brain_fraction,
                 )
                 result.rows += [
                     EvaluationRow(case.case_id, volume.modality, plane, region, scores[region])
