@@ -244,6 +244,18 @@ def test_evaluate_segmentation_command(
     assert [r["case_id"] for r in rows[: 4 * 2 * 2]] == [c for c in cases for _ in range(4)]
     overall = next(r for r in rows if r["plane"] == "all" and r["region"] == "WT")
     assert float(overall["fp_slice_rate"]) == 1.0
+    assert float(overall["brain_fp_slice_rate"]) == 1.0
+    brain_slices = int(overall["brain_tumor_free_slices"])
+    assert 0 < brain_slices < int(overall["tumor_free_slices"])
+    # A higher brain threshold: fewer brain slices; outside [0, 1]: refused.
+    assert main([*argv, "--min-brain-fraction", "0.5"]) == 0
+    with out.open(newline="") as handle:
+        higher = list(csv.DictReader(handle))
+    overall = next(r for r in higher if r["plane"] == "all" and r["region"] == "WT")
+    assert int(overall["brain_tumor_free_slices"]) < brain_slices
+    capsys.readouterr()
+    assert main([*argv, "--min-brain-fraction", "1.5"]) == 2
+    assert "min_brain_fraction" in capsys.readouterr().err
     assert main([*argv[:-1], "--cleanup-below", "1000000", "--no-progress"]) == 0
     with out.open(newline="") as handle:
         cleaned = list(csv.DictReader(handle))
