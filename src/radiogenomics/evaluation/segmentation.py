@@ -40,6 +40,7 @@ import numpy.typing as npt
 
 from radiogenomics._options import check_names, check_range
 from radiogenomics.errors import GeometryError, RadiogenomicsError
+from radiogenomics.filters.blank import nonzero_fraction
 from radiogenomics.io.nifti import MODALITIES, BratsCase, load_case
 from radiogenomics.records import PLANES, Plane
 from radiogenomics.slicing.geometry import Orientation, slice_layout
@@ -195,7 +196,8 @@ def score_slices(
                 f"brain masks {brain.shape} must be one (H, W) mask per slice: "
                 f"{(n, *predicted.shape[2:])} for masks {predicted.shape}."
             )
-        brain_slice = np.asarray(brain, dtype=bool).reshape(n, -1).mean(axis=1) > min_brain_fraction
+        # The blank filter's and the tumor-free sampler's measure of a slice's brain.
+        brain_slice = np.array([nonzero_fraction(b) > min_brain_fraction for b in brain], bool)
     scores: dict[str, SliceScores] = {}
     for c, region in enumerate(regions):
         mine = torch.from_numpy(np.ascontiguousarray(predicted[:, c : c + 1]))
